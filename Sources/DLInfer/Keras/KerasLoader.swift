@@ -1,0 +1,92 @@
+/// Recognises a Keras file by its content and builds the Graph it describes:
+/// full-model HDF5 (every generation), `.keras` archives, or an architecture JSON plus a
+/// weights-only HDF5 file (legacy `save_weights` layout or Keras 3 `.weights.h5`).
+enum KerasLoader {
+    static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    static func load(path: String, weightsPath: String?, kerasVersion: String?) throws -> Graph {
+        let head = try readPrefix(path, count: 8)
+        guard !head.isEmpty else { throw DLError.format("\(path): empty file") }
+        if head == hdf5Signature {
+            if weightsPath != nil {
+                throw DLError(.invalidArgument, "\(path) is a full-model HDF5 file; weights_path must be NULL for it")
+            }
+            return try loadFullHDF5(path, kerasVersion: kerasVersion)
+        }
+        let bytes = try readWholeFile(path)
+        if ZipArchive.looksLikeZip(bytes) {
+            if weightsPath != nil {
+                throw DLError(.invalidArgument, "\(path) is a .keras archive; weights_path must be NULL for it")
+            }
+            return try loadArchive(bytes, label: path, kerasVersion: kerasVersion)
+        }
+        if bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }) == UInt8(ascii: "{") {
+            guard let weightsPath else {
+                throw DLError(.invalidArgument, "\(path) is an architecture JSON; pass the weights file as weights_path")
+            }
+            return try loadJSONWithWeights(bytes, label: path, weightsPath: weightsPath, kerasVersion: kerasVersion)
+        }
+        throw DLError.format("\(path): not a Keras model file (expected HDF5 .h5, a .keras archive, or an architecture JSON)")
+    }
+
+    private static func loadFullHDF5(_ path: String, kerasVersion: String?) throws -> Graph {
+        let file = try HDF5File(path: path)
+        let root = file.root
+        guard let configText = try root.stringAttribute("model_config") else {
+            if root.hasAttribute("layer_names") || root.kind(of: "layers") == .group {
+                throw DLError(.invalidArgument, "\(path) holds weights only; load the architecture JSON with this file as weights_path")
+            }
+            throw DLError.format("\(path): HDF5 file without a 'model_config' attribute is not a Keras model")
+        }
+        let semantics = KerasSemantics(kerasVersion: try root.stringAttribute("keras_version") ?? kerasVersion)
+        let config = try withContext("\(path): model_config") { try JSON.parse(configText) }
+        let weightsRoot = root.kind(of: "model_weights") == .group ? root.child("model_weights") : root
+        return try withContext(path) {
+            try KerasModelBuilder(semantics: semantics).build(model: config, weights: LegacyWeightStore(root: weightsRoot))
+        }
+    }
+
+    private static func loadArchive(_ bytes: [UInt8], label: String, kerasVersion: String?) throws -> Graph {
+        let zip = try ZipArchive(bytes: bytes, label: label)
+        guard let configBytes = try zip.read("config.json") else {
+            throw DLError.format("\(label): zip archive without config.json is not a .keras model")
+        }
+        let config = try withContext("\(label): config.json") { try JSON.parse(configBytes) }
+        var version = kerasVersion
+        if let meta = try zip.read("metadata.json"), let v = try JSON.parse(meta)["keras_version"]?.string { version = v }
+        guard let weightBytes = try zip.read("model.weights.h5") else {
+            if zip.entries.contains(where: { $0.name.hasSuffix(".npz") }) {
+                throw DLError.unsupported("\(label): weights stored as npz are not supported (save with the default h5 weights format)")
+            }
+            throw DLError.format("\(label): archive has no model.weights.h5")
+        }
+        let file = try HDF5File(image: weightBytes, label: "\(label):model.weights.h5")
+        return try withContext(label) {
+            try KerasModelBuilder(semantics: KerasSemantics(kerasVersion: version))
+                .build(model: config, weights: VarsWeightStore(scope: file.root))
+        }
+    }
+
+    private static func loadJSONWithWeights(_ bytes: [UInt8], label: String, weightsPath: String, kerasVersion: String?) throws -> Graph {
+        let config = try withContext(label) { try JSON.parse(bytes) }
+        let head = try readPrefix(weightsPath, count: 8)
+        guard head == hdf5Signature else { throw DLError.format("\(weightsPath): not an HDF5 weights file") }
+        let file = try HDF5File(path: weightsPath)
+        let root = file.root
+        let store: WeightStore
+        if root.kind(of: "model_weights") == .group {
+            store = LegacyWeightStore(root: root.child("model_weights"))
+        } else if root.hasAttribute("layer_names") {
+            store = LegacyWeightStore(root: root)
+        } else if root.kind(of: "layers") == .group || root.kind(of: "vars") == .group {
+            store = VarsWeightStore(scope: root)
+        } else {
+            throw DLError.format("\(weightsPath): HDF5 file is neither a legacy nor a Keras 3 weights file")
+        }
+        let fileVersion = try root.stringAttribute("keras_version")
+        let version = config["keras_version"]?.string ?? fileVersion ?? kerasVersion
+        return try withContext(label) {
+            try KerasModelBuilder(semantics: KerasSemantics(kerasVersion: version)).build(model: config, weights: store)
+        }
+    }
+}

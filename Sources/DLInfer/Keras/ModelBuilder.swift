@@ -1,0 +1,254 @@
+/// Turns a Keras model config (Sequential or functional, any generation) plus a weight store
+/// into a validated Graph. Nested models become GraphLayers with their own weight scope.
+struct KerasModelBuilder {
+    let semantics: KerasSemantics
+
+    static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
+
+    func build(model: JSON, weights: WeightStore) throws -> Graph {
+        guard let className = model["class_name"]?.string else {
+            throw DLError.format("model config has no 'class_name'")
+        }
+        guard Self.modelClasses.contains(className) else {
+            throw DLError.unsupported("model class '\(className)' is not supported (Sequential and functional models are)")
+        }
+        guard let config = model["config"] else { throw DLError.format("model config has no 'config'") }
+        return try buildModel(className: className, config: config, weights: weights, fallbackName: "model")
+    }
+
+    private func buildModel(className: String, config: JSON, weights: WeightStore, fallbackName: String) throws -> Graph {
+        if className == "Sequential" {
+            return try buildSequential(config, weights: weights, fallbackName: fallbackName)
+        }
+        return try buildFunctional(config, weights: weights, fallbackName: fallbackName)
+    }
+
+    // MARK: Layers
+
+    private func layerConfig(_ entry: JSON) throws -> LayerConfig {
+        guard let className = entry["class_name"]?.string else { throw DLError.format("layer entry without 'class_name'") }
+        let cfg = entry["config"]?.object ?? [:]
+        let name = entry["name"]?.string ?? cfg["name"]?.string ?? className
+        return LayerConfig(className: className, name: name, json: cfg, semantics: semantics)
+    }
+
+    private func makeLayer(_ entry: JSON, weights: WeightStore) throws -> Layer {
+        let c = try layerConfig(entry)
+        if Self.modelClasses.contains(c.className) {
+            let graph = try buildModel(className: c.className, config: entry["config"] ?? .object([:]),
+                                       weights: try weights.nested(c.name), fallbackName: c.name)
+            return GraphLayer(graph: graph, className: c.className)
+        }
+        guard let factory = LayerRegistry.factories[c.className] else {
+            throw DLError.unsupported("\(c.context): layer class '\(c.className)' is not supported")
+        }
+        try checkDTypePolicy(c)
+        return try factory(c, try weights.layer(c.name))
+    }
+
+    private func checkDTypePolicy(_ c: LayerConfig) throws {
+        guard let d = c["dtype"] else { return }
+        let policy = d.string ?? d["config"]?["name"]?.string ?? "float32"
+        guard policy == "float32" else { throw c.unsupported("dtype", d) }
+    }
+
+    // MARK: Inputs
+
+    private func inputPort(_ c: LayerConfig) throws -> (String, Bool, Shape) {
+        guard let shapeJSON = c["batch_shape"] ?? c["batch_input_shape"], let dims = shapeJSON.array else {
+            throw c.error("input layer has no batch_shape / batch_input_shape")
+        }
+        let shape = try dims.map { d -> Int in
+            if d.isNull { return -1 }
+            guard let i = d.int, i >= 0 else { throw c.error("bad input dimension \(d.compact)") }
+            return i
+        }
+        guard !shape.isEmpty else { throw c.error("input shape has no batch dimension") }
+        var batchFree = shape
+        batchFree[0] = -1
+        let dtype = c["dtype"]?.string ?? c["dtype"]?["config"]?["name"]?.string ?? "float32"
+        switch dtype {
+        case "float32": return (c.name, false, batchFree)
+        case "int32", "int64": return (c.name, true, batchFree)
+        default: throw c.unsupported("dtype", .string(dtype))
+        }
+    }
+
+    // MARK: Sequential
+
+    private func buildSequential(_ config: JSON, weights: WeightStore, fallbackName: String) throws -> Graph {
+        // Keras 2.0 wrote a Sequential config as the bare list of layers.
+        let layers = config.array ?? config["layers"]?.array ?? []
+        let name = config["name"]?.string ?? fallbackName
+        guard !layers.isEmpty else { throw DLError.format("Sequential model '\(name)' has no layers") }
+        var entries = layers
+        let port: (String, Bool, Shape)
+        let first = try layerConfig(layers[0])
+        if first.className == "InputLayer" {
+            port = try inputPort(first)
+            entries.removeFirst()
+        } else if first["batch_shape"] != nil || first["batch_input_shape"] != nil {
+            let p = try inputPort(first)
+            port = ("\(first.name)_input", p.1, p.2)
+        } else if let b = config["build_input_shape"]?.array {
+            let shape = b.map { $0.int ?? -1 }
+            port = ("\(first.name)_input", false, [-1] + shape.dropFirst())
+        } else {
+            throw DLError.format("Sequential model '\(name)' does not record its input shape")
+        }
+        let weights = weights.bound(to: try entries.map { e in let c = try layerConfig(e); return (c.name, c.className) },
+                                    includesInputs: false)
+        var nodes: [Graph.Node] = []
+        var value = 0
+        for entry in entries {
+            let layer = try makeLayer(entry, weights: weights)
+            nodes.append(Graph.Node(layer: layer, inputs: [value], outputs: [value + 1]))
+            value += 1
+        }
+        let outName = nodes.last.map { $0.layer.name } ?? port.0
+        return try Graph(name: name, nodes: nodes, inputValues: [0], inputPorts: [port],
+                         outputValues: [value], outputNames: [outName], valueCount: value + 1)
+    }
+
+    // MARK: Functional
+
+    private struct TensorRef: Hashable {
+        let layer: String
+        let node: Int
+        let index: Int
+    }
+
+    /// Keras 2: [[name, node, index, kwargs], ...] per node. Keras 3: {"args": [...], "kwargs": {...}}
+    /// with tensors as {"class_name": "__keras_tensor__", "config": {"keras_history": [name, node, index]}}.
+    private func nodeInputs(_ node: JSON, layer: String) throws -> [TensorRef] {
+        func ref(_ a: [JSON]) throws -> TensorRef {
+            guard a.count >= 3, let n = a[0].string, let k = a[1].int, let i = a[2].int else {
+                throw DLError.format("layer '\(layer)': malformed inbound node \(JSON.array(a).compact)")
+            }
+            return TensorRef(layer: n, node: k, index: i)
+        }
+        if let o = node.object {
+            var refs: [TensorRef] = []
+            func collect(_ v: JSON) throws {
+                if v["class_name"]?.string == "__keras_tensor__", let h = v["config"]?["keras_history"]?.array {
+                    refs.append(try ref(h))
+                } else if let a = v.array {
+                    for x in a { try collect(x) }
+                }
+            }
+            try collect(o["args"] ?? .array([]))
+            return refs
+        }
+        guard let list = node.array else { throw DLError.format("layer '\(layer)': malformed inbound node") }
+        return try list.map { item in
+            guard let a = item.array else { throw DLError.format("layer '\(layer)': malformed inbound node") }
+            return try ref(a)
+        }
+    }
+
+    private func refList(_ v: JSON?, what: String, model: String) throws -> [TensorRef] {
+        guard let a = v?.array, !a.isEmpty else { throw DLError.format("model '\(model)' has no \(what)") }
+        if a[0].string != nil {  // a single [name, node, index]
+            guard a.count >= 3, let n = a[0].string, let k = a[1].int, let i = a[2].int else {
+                throw DLError.format("model '\(model)': malformed \(what)")
+            }
+            return [TensorRef(layer: n, node: k, index: i)]
+        }
+        return try a.map { item in
+            guard let t = item.array, t.count >= 3, let n = t[0].string, let k = t[1].int, let i = t[2].int else {
+                throw DLError.format("model '\(model)': malformed \(what)")
+            }
+            return TensorRef(layer: n, node: k, index: i)
+        }
+    }
+
+    private func buildFunctional(_ config: JSON, weights: WeightStore, fallbackName: String) throws -> Graph {
+        let name = config["name"]?.string ?? fallbackName
+        guard let entries = config["layers"]?.array else { throw DLError.format("model '\(name)' has no layers") }
+        let weights = weights.bound(to: try entries.map { e in let c = try layerConfig(e); return (c.name, c.className) },
+                                    includesInputs: true)
+        var values: [TensorRef: Int] = [:]
+        var valueCount = 0
+        var inputValueOf: [String: Int] = [:]
+        var inputPorts: [String: (String, Bool, Shape)] = [:]
+        struct Pending { let layer: Layer; let node: Int; let inputs: [TensorRef] }
+        var pending: [Pending] = []
+        var modelLayers: Set<String> = []
+
+        for entry in entries {
+            let c = try layerConfig(entry)
+            if c.className == "InputLayer" {
+                inputPorts[c.name] = try inputPort(c)
+                values[TensorRef(layer: c.name, node: 0, index: 0)] = valueCount
+                inputValueOf[c.name] = valueCount
+                valueCount += 1
+                continue
+            }
+            let layer = try makeLayer(entry, weights: weights)
+            if layer is GraphLayer { modelLayers.insert(c.name) }
+            let nodes = entry["inbound_nodes"]?.array ?? []
+            let offset = nodeIndexOffset(entry, kerasFormat3: nodes.first?.object != nil)
+            for (k, node) in nodes.enumerated() {
+                pending.append(Pending(layer: layer, node: k + offset, inputs: try nodeInputs(node, layer: c.name)))
+            }
+        }
+
+        // Config order need not be topological: place each call once its inputs exist.
+        var nodes: [Graph.Node] = []
+        while !pending.isEmpty {
+            var progressed = false
+            var rest: [Pending] = []
+            for p in pending {
+                let ins = p.inputs.compactMap { values[$0] }
+                guard ins.count == p.inputs.count else { rest.append(p); continue }
+                let outShapesCount = try outputCount(of: p.layer)
+                let outs = Array(valueCount..<(valueCount + outShapesCount))
+                valueCount += outShapesCount
+                for (i, v) in outs.enumerated() { values[TensorRef(layer: p.layer.name, node: p.node, index: i)] = v }
+                nodes.append(Graph.Node(layer: p.layer, inputs: ins, outputs: outs))
+                progressed = true
+            }
+            pending = rest
+            if !progressed {
+                let missing = pending[0].inputs.first { values[$0] == nil }!
+                throw DLError.format("model '\(name)': layer '\(pending[0].layer.name)' reads '\(missing.layer)' node \(missing.node) tensor \(missing.index), which no layer produces")
+            }
+        }
+
+        let ins = try refList(config["input_layers"], what: "input_layers", model: name)
+        let outs = try refList(config["output_layers"], what: "output_layers", model: name)
+        let inputValues = try ins.map { r -> Int in
+            guard let v = inputValueOf[r.layer] else { throw DLError.format("model '\(name)': input '\(r.layer)' is not an InputLayer") }
+            return v
+        }
+        let outputValues = try outs.map { r -> Int in
+            // Keras 3 counts a nested Functional model's own construction node in output_layers
+            // (but not in inbound_nodes).
+            let shifted = TensorRef(layer: r.layer, node: r.node - 1, index: r.index)
+            guard let v = values[r] ?? (modelLayers.contains(r.layer) ? values[shifted] : nil) else { throw DLError.format("model '\(name)': output '\(r.layer)' is never computed") }
+            return v
+        }
+        var seen: [String: Int] = [:]
+        let outputNames = outs.map { r -> String in
+            seen[r.layer, default: 0] += 1
+            return seen[r.layer]! == 1 ? r.layer : "\(r.layer)_\(seen[r.layer]! - 1)"
+        }
+        return try Graph(name: name, nodes: nodes, inputValues: inputValues,
+                         inputPorts: ins.map { inputPorts[$0.layer]! },
+                         outputValues: outputValues, outputNames: outputNames, valueCount: valueCount)
+    }
+
+    /// In Keras 2 configs, a nested model built on an input owns a node from its construction
+    /// that the node indices count; Keras 3 configs count only the calls inside the model.
+    private func nodeIndexOffset(_ entry: JSON, kerasFormat3: Bool) -> Int {
+        guard !kerasFormat3, let className = entry["class_name"]?.string, Self.modelClasses.contains(className) else { return 0 }
+        if className != "Sequential" { return 1 }
+        guard let first = (entry["config"]?.array ?? entry["config"]?["layers"]?.array)?.first else { return 0 }
+        return first["class_name"]?.string == "InputLayer" || first["config"]?["batch_input_shape"] != nil ? 1 : 0
+    }
+
+    private func outputCount(of layer: Layer) throws -> Int {
+        if let g = layer as? GraphLayer { return g.graph.outputValues.count }
+        return 1
+    }
+}

@@ -1,0 +1,115 @@
+/// Geometry of one spatial axis of a convolution or pooling window.
+struct AxisGeometry {
+    let input: Int
+    let kernel: Int
+    let stride: Int
+    let dilation: Int
+    let padBefore: Int
+    let output: Int
+
+    var effectiveKernel: Int { (kernel - 1) * dilation + 1 }
+
+    /// TensorFlow's VALID/SAME (and Keras' causal) conventions. `input` may be -1 (unknown).
+    static func make(input: Int, kernel: Int, stride: Int, dilation: Int, padding: Padding) -> AxisGeometry {
+        let eff = (kernel - 1) * dilation + 1
+        guard input >= 0 else {
+            return AxisGeometry(input: -1, kernel: kernel, stride: stride, dilation: dilation, padBefore: 0, output: -1)
+        }
+        switch padding {
+        case .valid:
+            let out = input >= eff ? (input - eff) / stride + 1 : 0
+            return AxisGeometry(input: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: 0, output: out)
+        case .same:
+            let out = (input + stride - 1) / stride
+            let total = max((out - 1) * stride + eff - input, 0)
+            return AxisGeometry(input: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: total / 2, output: out)
+        case .causal:
+            let out = (input + stride - 1) / stride
+            return AxisGeometry(input: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: eff - 1, output: out)
+        }
+    }
+}
+
+enum Padding: String {
+    case valid, same, causal
+}
+
+/// Gathers the receptive fields of one image ([H, W, C] at `input`) for channels
+/// [c0, c0+cg) into rows of `cols` ([OH*OW, KH*KW*cg]); padded taps read zero.
+func im2col(_ input: UnsafePointer<Float>, channels: Int, c0: Int, cg: Int,
+            h: AxisGeometry, w: AxisGeometry, cols: UnsafeMutablePointer<Float>) {
+    let rowLen = h.kernel * w.kernel * cg
+    for oy in 0..<h.output {
+        for ox in 0..<w.output {
+            var dst = cols + (oy * w.output + ox) * rowLen
+            for ky in 0..<h.kernel {
+                let iy = oy * h.stride - h.padBefore + ky * h.dilation
+                for kx in 0..<w.kernel {
+                    let ix = ox * w.stride - w.padBefore + kx * w.dilation
+                    if iy < 0 || iy >= h.input || ix < 0 || ix >= w.input {
+                        dst.update(repeating: 0, count: cg)
+                    } else {
+                        dst.update(from: input + (iy * w.input + ix) * channels + c0, count: cg)
+                    }
+                    dst += cg
+                }
+            }
+        }
+    }
+}
+
+/// Scatter-adds columns ([IH*IW, KH*KW*C]) back into an image ([OH, OW, C]): the adjoint of
+/// im2col, which is what a transposed convolution computes. `h`/`w` describe the forward conv
+/// from the output image to the input grid.
+func col2imAdd(_ cols: UnsafePointer<Float>, channels: Int,
+               inH: Int, inW: Int, kh: Int, kw: Int, stride: (Int, Int), dilation: (Int, Int),
+               padBefore: (Int, Int), outH: Int, outW: Int, out: UnsafeMutablePointer<Float>) {
+    let rowLen = kh * kw * channels
+    for iy in 0..<inH {
+        for ix in 0..<inW {
+            var src = cols + (iy * inW + ix) * rowLen
+            for ky in 0..<kh {
+                let oy = iy * stride.0 - padBefore.0 + ky * dilation.0
+                for kx in 0..<kw {
+                    let ox = ix * stride.1 - padBefore.1 + kx * dilation.1
+                    if oy >= 0 && oy < outH && ox >= 0 && ox < outW {
+                        let dst = out + (oy * outW + ox) * channels
+                        for c in 0..<channels { dst[c] += src[c] }
+                    }
+                    src += channels
+                }
+            }
+        }
+    }
+}
+
+/// Depthwise convolution of one image: out[oy, ox, c*mult + m] = sum_taps in[iy, ix, c] * k[ky, kx, c, m].
+func depthwiseConv(_ input: UnsafePointer<Float>, channels: Int, multiplier: Int,
+                   h: AxisGeometry, w: AxisGeometry, kernel: UnsafePointer<Float>,
+                   out: UnsafeMutablePointer<Float>) {
+    let outC = channels * multiplier
+    for oy in 0..<h.output {
+        for ox in 0..<w.output {
+            let dst = out + (oy * w.output + ox) * outC
+            dst.update(repeating: 0, count: outC)
+            for ky in 0..<h.kernel {
+                let iy = oy * h.stride - h.padBefore + ky * h.dilation
+                if iy < 0 || iy >= h.input { continue }
+                for kx in 0..<w.kernel {
+                    let ix = ox * w.stride - w.padBefore + kx * w.dilation
+                    if ix < 0 || ix >= w.input { continue }
+                    let src = input + (iy * w.input + ix) * channels
+                    let k = kernel + (ky * w.kernel + kx) * outC
+                    if multiplier == 1 {
+                        for c in 0..<channels { dst[c] += src[c] * k[c] }
+                    } else {
+                        for c in 0..<channels {
+                            let v = src[c]
+                            for m in 0..<multiplier { dst[c * multiplier + m] += v * k[c * multiplier + m] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

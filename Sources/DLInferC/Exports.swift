@@ -1,0 +1,226 @@
+import CDLInferABI
+import DLInfer
+import Glibc
+
+// The C ABI declared in include/dlinfer.h: translates handles, buffers and errors only.
+
+private let versionString: UnsafeMutablePointer<CChar> = strdup(dlinferVersion)!
+
+@_cdecl("dl_version")
+public func cVersion() -> UnsafePointer<CChar> { UnsafePointer(versionString) }
+
+@_cdecl("dl_abi_version")
+public func cABIVersion() -> Int32 { 1 }
+
+@_cdecl("dl_last_error")
+public func cLastError() -> UnsafePointer<CChar> { lastErrorPointer() }
+
+private let statusNames: [UnsafeMutablePointer<CChar>] = ([
+    "DL_OK", "DL_ERR_INVALID_ARGUMENT", "DL_ERR_IO", "DL_ERR_FORMAT", "DL_ERR_UNSUPPORTED",
+    "DL_ERR_WEIGHTS", "DL_ERR_SHAPE", "DL_ERR_DTYPE", "DL_ERR_INTERNAL", "DL_UNKNOWN_STATUS",
+] as [String]).map { strdup($0)! }
+
+@_cdecl("dl_status_name")
+public func cStatusName(_ s: dl_status) -> UnsafePointer<CChar> {
+    UnsafePointer(statusNames[min(Int(s.rawValue), statusNames.count - 1)])
+}
+
+@_cdecl("dl_model_load")
+public func cModelLoad(_ path: UnsafePointer<CChar>?, _ weightsPath: UnsafePointer<CChar>?,
+                       _ options: UnsafePointer<dl_load_options>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> dl_status {
+    guarded {
+        guard let out else { throw invalid("dl_model_load: out_model is NULL") }
+        out.pointee = nil
+        guard let path else { throw invalid("dl_model_load: path is NULL") }
+        var version: String?
+        if let options {
+            guard options.pointee.struct_size >= UInt32(MemoryLayout<dl_load_options>.size) else {
+                throw invalid("dl_model_load: options.struct_size is \(options.pointee.struct_size), expected \(MemoryLayout<dl_load_options>.size)")
+            }
+            version = options.pointee.keras_version.map { String(cString: $0) }
+        }
+        let model = try Model(path: String(cString: path), weightsPath: weightsPath.map { String(cString: $0) }, kerasVersion: version)
+        out.pointee = OpaquePointer(Unmanaged.passRetained(ModelHandle(model)).toOpaque())
+    }
+}
+
+@_cdecl("dl_model_release")
+public func cModelRelease(_ model: OpaquePointer?) {
+    guard let model else { return }
+    Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+@_cdecl("dl_model_input_count")
+public func cModelInputCount(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> dl_status {
+    guarded {
+        guard let m = ModelHandle.from(model), let out else { throw invalid("dl_model_input_count: NULL argument") }
+        out.pointee = m.model.inputs.count
+    }
+}
+
+@_cdecl("dl_model_output_count")
+public func cModelOutputCount(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> dl_status {
+    guarded {
+        guard let m = ModelHandle.from(model), let out else { throw invalid("dl_model_output_count: NULL argument") }
+        out.pointee = m.model.outputs.count
+    }
+}
+
+private func fill(_ info: UnsafeMutablePointer<dl_tensor_info>, _ t: TensorInfo, _ name: UnsafeMutablePointer<CChar>) throws {
+    guard t.shape.count <= Int(DL_MAX_RANK) else { throw DLError(.unsupported, "tensor '\(t.name)' has rank \(t.shape.count) > DL_MAX_RANK") }
+    var v = dl_tensor_info()
+    v.name = UnsafePointer(name)
+    v.dtype = t.dtype == .int32 ? DL_INT32 : DL_FLOAT32
+    v.rank = Int32(t.shape.count)
+    withUnsafeMutableBytes(of: &v.shape) { raw in
+        let p = raw.bindMemory(to: Int64.self)
+        for (i, d) in t.shape.enumerated() { p[i] = Int64(d) }
+    }
+    info.pointee = v
+}
+
+@_cdecl("dl_model_input_info")
+public func cModelInputInfo(_ model: OpaquePointer?, _ index: Int, _ out: UnsafeMutablePointer<dl_tensor_info>?) -> dl_status {
+    guarded {
+        guard let m = ModelHandle.from(model), let out else { throw invalid("dl_model_input_info: NULL argument") }
+        guard index >= 0 && index < m.model.inputs.count else { throw invalid("input index \(index) out of range (model has \(m.model.inputs.count))") }
+        try fill(out, m.model.inputs[index], m.inputNames[index])
+    }
+}
+
+@_cdecl("dl_model_output_info")
+public func cModelOutputInfo(_ model: OpaquePointer?, _ index: Int, _ out: UnsafeMutablePointer<dl_tensor_info>?) -> dl_status {
+    guarded {
+        guard let m = ModelHandle.from(model), let out else { throw invalid("dl_model_output_info: NULL argument") }
+        guard index >= 0 && index < m.model.outputs.count else { throw invalid("output index \(index) out of range (model has \(m.model.outputs.count))") }
+        try fill(out, m.model.outputs[index], m.outputNames[index])
+    }
+}
+
+@_cdecl("dl_session_create")
+public func cSessionCreate(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> dl_status {
+    guarded {
+        guard let m = ModelHandle.from(model), let out else { throw invalid("dl_session_create: NULL argument") }
+        out.pointee = OpaquePointer(Unmanaged.passRetained(SessionHandle(m)).toOpaque())
+    }
+}
+
+@_cdecl("dl_session_release")
+public func cSessionRelease(_ session: OpaquePointer?) {
+    guard let session else { return }
+    Unmanaged<SessionHandle>.fromOpaque(UnsafeRawPointer(session)).release()
+}
+
+@_cdecl("dl_session_run")
+public func cSessionRun(_ session: OpaquePointer?, _ count: Int, _ inputs: UnsafePointer<dl_input>?) -> dl_status {
+    guarded {
+        guard let s = SessionHandle.from(session) else { throw invalid("dl_session_run: session is NULL") }
+        s.clearOutputs()
+        guard count == 0 || inputs != nil else { throw invalid("dl_session_run: inputs is NULL") }
+        var args: [(shape: [Int], data: InputData)] = []
+        for i in 0..<count {
+            let input = inputs![i]
+            guard input.rank >= 0 && input.rank <= Int32(DL_MAX_RANK) else { throw invalid("input \(i): rank \(input.rank) out of range") }
+            guard input.rank == 0 || input.shape != nil else { throw invalid("input \(i): shape is NULL") }
+            let shape = (0..<Int(input.rank)).map { Int(input.shape![$0]) }
+            var n = 1
+            for d in shape {
+                guard d >= 0 else { throw DLError(.shape, "input \(i): negative dimension in \(shape)") }
+                let (p, o) = n.multipliedReportingOverflow(by: d)
+                guard !o, p < 1 << 40 else { throw DLError(.shape, "input \(i): shape \(shape) is too large") }
+                n = p
+            }
+            guard n == 0 || input.data != nil else { throw invalid("input \(i): data is NULL") }
+            switch input.dtype {
+            case DL_FLOAT32:
+                let p = input.data?.assumingMemoryBound(to: Float.self)
+                args.append((shape, .float32(p.map { Array(UnsafeBufferPointer(start: $0, count: n)) } ?? [])))
+            case DL_INT32:
+                let p = input.data?.assumingMemoryBound(to: Int32.self)
+                args.append((shape, .int32(p.map { Array(UnsafeBufferPointer(start: $0, count: n)) } ?? [])))
+            default:
+                throw DLError(.dtype, "input \(i): unknown dtype \(input.dtype.rawValue)")
+            }
+        }
+        try s.session.run(args)
+        s.outputs = s.session.outputs.map { t in
+            let buf = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(t.count, 1))
+            _ = buf.initialize(from: t.data)
+            return (t.shape, buf)
+        }
+    }
+}
+
+private func output(_ session: OpaquePointer?, _ index: Int, _ fn: String) throws -> (SessionHandle, (shape: [Int], data: UnsafeMutableBufferPointer<Float>)) {
+    guard let s = SessionHandle.from(session) else { throw invalid("\(fn): session is NULL") }
+    guard !s.outputs.isEmpty else { throw invalid("\(fn): no successful run yet") }
+    guard index >= 0 && index < s.outputs.count else { throw invalid("\(fn): output index \(index) out of range (model has \(s.outputs.count))") }
+    return (s, s.outputs[index])
+}
+
+@_cdecl("dl_session_output")
+public func cSessionOutput(_ session: OpaquePointer?, _ index: Int, _ out: UnsafeMutablePointer<dl_output_view>?) -> dl_status {
+    guarded {
+        guard let out else { throw invalid("dl_session_output: out_view is NULL") }
+        let (s, o) = try output(session, index, "dl_session_output")
+        guard o.shape.count <= Int(DL_MAX_RANK) else { throw DLError(.unsupported, "output rank \(o.shape.count) > DL_MAX_RANK") }
+        var v = dl_output_view()
+        v.name = UnsafePointer(s.model.outputNames[index])
+        v.dtype = DL_FLOAT32
+        v.rank = Int32(o.shape.count)
+        withUnsafeMutableBytes(of: &v.shape) { raw in
+            let p = raw.bindMemory(to: Int64.self)
+            for (i, d) in o.shape.enumerated() { p[i] = Int64(d) }
+        }
+        v.data = UnsafePointer(o.data.baseAddress)
+        v.count = o.shape.reduce(1, *)
+        out.pointee = v
+    }
+}
+
+@_cdecl("dl_session_output_copy")
+public func cSessionOutputCopy(_ session: OpaquePointer?, _ index: Int, _ buffer: UnsafeMutableRawPointer?, _ bytes: Int) -> dl_status {
+    guarded {
+        let (_, o) = try output(session, index, "dl_session_output_copy")
+        let count = o.shape.reduce(1, *)
+        guard let buffer else { throw invalid("dl_session_output_copy: buffer is NULL") }
+        guard bytes >= count * 4 else { throw invalid("dl_session_output_copy: output \(index) needs \(count * 4) bytes, buffer has \(bytes)") }
+        buffer.copyMemory(from: o.data.baseAddress!, byteCount: count * 4)
+    }
+}
+
+private func imageArgs(_ height: Int32, _ width: Int32, _ channels: Int32, _ mode: dl_preprocess,
+                       _ out: UnsafeMutablePointer<Float>?, _ count: Int) throws -> ImagePreprocess {
+    guard let m = ImagePreprocess(rawValue: Int32(mode.rawValue)) else { throw invalid("unknown preprocessing mode \(mode.rawValue)") }
+    guard out != nil else { throw invalid("output buffer is NULL") }
+    guard height > 0, width > 0, channels == 1 || channels == 3 else {
+        throw invalid("bad target size \(height)x\(width)x\(channels)")
+    }
+    guard count >= Int(height) * Int(width) * Int(channels) else {
+        throw invalid("output buffer holds \(count) floats, \(Int(height) * Int(width) * Int(channels)) needed")
+    }
+    return m
+}
+
+@_cdecl("dl_image_load")
+public func cImageLoad(_ path: UnsafePointer<CChar>?, _ height: Int32, _ width: Int32, _ channels: Int32,
+                       _ mode: dl_preprocess, _ out: UnsafeMutablePointer<Float>?, _ count: Int) -> dl_status {
+    guarded {
+        guard let path else { throw invalid("dl_image_load: path is NULL") }
+        let m = try imageArgs(height, width, channels, mode, out, count)
+        let pixels = try ImageLoader.load(path: String(cString: path), height: Int(height), width: Int(width), channels: Int(channels), mode: m)
+        out!.update(from: pixels, count: pixels.count)
+    }
+}
+
+@_cdecl("dl_image_decode")
+public func cImageDecode(_ data: UnsafePointer<UInt8>?, _ size: Int, _ height: Int32, _ width: Int32, _ channels: Int32,
+                         _ mode: dl_preprocess, _ out: UnsafeMutablePointer<Float>?, _ count: Int) -> dl_status {
+    guarded {
+        guard let data else { throw invalid("dl_image_decode: data is NULL") }
+        let m = try imageArgs(height, width, channels, mode, out, count)
+        let pixels = try ImageLoader.decode(Array(UnsafeBufferPointer(start: data, count: size)), height: Int(height), width: Int(width),
+                                            channels: Int(channels), mode: m)
+        out!.update(from: pixels, count: pixels.count)
+    }
+}

@@ -1,0 +1,135 @@
+"""Model: load once, run many times (one session per Model object, not shared across threads)."""
+import ctypes
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._library import (FLOAT32, INT32, InputC, LoadOptionsC, OutputViewC, TensorInfoC, check, lib)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: np.dtype
+    shape: tuple  # None for dimensions fixed at run time (the batch)
+
+
+def _info(c):
+    shape = tuple(None if c.shape[i] < 0 else int(c.shape[i]) for i in range(c.rank))
+    return TensorInfo(c.name.decode(), np.dtype(np.int32 if c.dtype == INT32 else np.float32), shape)
+
+
+class Model:
+    """A Keras model loaded by dlinfer.
+
+    Model(path) loads a full-model .h5 or a .keras archive; Model(json_path, weights_path=...)
+    loads an architecture JSON with a save_weights() file. keras_version chooses version-dependent
+    semantics when the file does not record it.
+    """
+
+    def __init__(self, path, weights_path=None, keras_version=None):
+        self._lib = lib()
+        self._model = ctypes.c_void_p()
+        self._session = ctypes.c_void_p()
+        self._lock = threading.Lock()
+        opts = None
+        if keras_version is not None:
+            opts = LoadOptionsC(ctypes.sizeof(LoadOptionsC), str(keras_version).encode())
+        check(self._lib.dl_model_load(str(path).encode(), None if weights_path is None else str(weights_path).encode(),
+                                      ctypes.byref(opts) if opts is not None else None, ctypes.byref(self._model)))
+        check(self._lib.dl_session_create(self._model, ctypes.byref(self._session)))
+        n = ctypes.c_size_t()
+        info = TensorInfoC()
+        check(self._lib.dl_model_input_count(self._model, ctypes.byref(n)))
+        inputs = []
+        for i in range(n.value):
+            check(self._lib.dl_model_input_info(self._model, i, ctypes.byref(info)))
+            inputs.append(_info(info))
+        check(self._lib.dl_model_output_count(self._model, ctypes.byref(n)))
+        outputs = []
+        for i in range(n.value):
+            check(self._lib.dl_model_output_info(self._model, i, ctypes.byref(info)))
+            outputs.append(_info(info))
+        self.inputs, self.outputs = tuple(inputs), tuple(outputs)
+
+    def close(self):
+        if getattr(self, "_session", None):
+            self._lib.dl_session_release(self._session)
+            self._session = None
+        if getattr(self, "_model", None):
+            self._lib.dl_model_release(self._model)
+            self._model = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _prepare(self, value, info):
+        a = np.asarray(value)
+        if info.dtype == np.int32:
+            if a.dtype == np.int64:
+                if a.size and (a.min() < -2**31 or a.max() >= 2**31):
+                    raise ValueError("input '%s': int64 values out of int32 range" % info.name)
+                a = a.astype(np.int32)
+            elif not np.can_cast(a.dtype, np.int32, casting="same_kind") or a.dtype.kind == "f":
+                raise TypeError("input '%s' expects int32, got %s" % (info.name, a.dtype))
+            a = a.astype(np.int32, copy=False)
+        else:
+            if not np.can_cast(a.dtype, np.float32, casting="same_kind"):
+                raise TypeError("input '%s' expects float32, got %s" % (info.name, a.dtype))
+            a = a.astype(np.float32, copy=False)
+        return np.ascontiguousarray(a)
+
+    def run(self, inputs):
+        """Runs on a list (model input order) or dict (by input name) of arrays; returns a list of arrays."""
+        if self._session is None:
+            raise ValueError("model is closed")
+        if isinstance(inputs, dict):
+            names = [i.name for i in self.inputs]
+            unknown = set(inputs) - set(names)
+            if unknown:
+                raise KeyError("unknown input name(s) %s; the model's inputs are %s" % (sorted(unknown), names))
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                raise KeyError("missing input(s) %s" % missing)
+            inputs = [inputs[n] for n in names]
+        elif isinstance(inputs, np.ndarray):
+            inputs = [inputs]
+        inputs = list(inputs)
+        if len(inputs) != len(self.inputs):
+            raise ValueError("model takes %d input(s), got %d" % (len(self.inputs), len(inputs)))
+        arrays = [self._prepare(v, info) for v, info in zip(inputs, self.inputs)]
+        shapes = [(ctypes.c_int64 * max(a.ndim, 1))(*a.shape) for a in arrays]
+        cin = (InputC * len(arrays))()
+        for i, (a, s) in enumerate(zip(arrays, shapes)):
+            cin[i].data = a.ctypes.data
+            cin[i].dtype = INT32 if a.dtype == np.int32 else FLOAT32
+            cin[i].rank = a.ndim
+            cin[i].shape = s
+        with self._lock:
+            check(self._lib.dl_session_run(self._session, len(arrays), cin))
+            out = []
+            view = OutputViewC()
+            for i in range(len(self.outputs)):
+                check(self._lib.dl_session_output(self._session, i, ctypes.byref(view)))
+                shape = tuple(view.shape[k] for k in range(view.rank))
+                y = np.empty(shape, dtype=np.float32)
+                check(self._lib.dl_session_output_copy(self._session, i, y.ctypes.data, y.nbytes))
+                out.append(y)
+        return out
+
+    def __call__(self, *inputs):
+        out = self.run(list(inputs))
+        return out[0] if len(out) == 1 else out
+
+    def __repr__(self):
+        return "dlinfer.Model(inputs=%s, outputs=%s)" % (list(self.inputs), list(self.outputs))
