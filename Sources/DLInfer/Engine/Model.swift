@@ -46,6 +46,7 @@ public final class Model: @unchecked Sendable {
                 guard !o else { throw DLError.shape("input \(i) ('\(info.name)') shape \(input.shape) overflows") }
                 count = p
             }
+            guard count > 0 else { throw DLError.shape("input \(i) ('\(info.name)') is empty (shape \(input.shape))") }
             switch (input.data, info.dtype) {
             case (.float32(let d), .float32):
                 guard d.count == count else { throw DLError.shape("input \(i) ('\(info.name)'): \(d.count) values for shape \(input.shape)") }
