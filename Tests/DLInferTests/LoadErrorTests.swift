@@ -116,7 +116,7 @@ import Testing
         let e = try editedArchitecture { json in
             editLayer(&json, 5) { l in
                 var c = l["config"] as! [String: Any]
-                c["units"] = 7
+                c["units"] = (c["units"] as! Int) + 4
                 l["config"] = c
             }
         }
