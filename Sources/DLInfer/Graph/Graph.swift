@@ -64,17 +64,31 @@ final class Graph {
         var remaining = readers
         for (v, t) in zip(inputValues, inputs) { values[v] = t }
         for node in nodes {
-            let ins = node.inputs.map { values[$0]! }
+            let context = "layer '\(node.layer.name)' (\(node.layer.className))"
+            let ins = try node.inputs.map { v -> Tensor in
+                guard let t = values[v] else { throw DLError(.internal, "\(context): input value \(v) missing") }
+                return t
+            }
             for v in node.inputs {
                 remaining[v] -= 1
                 if remaining[v] == 0 { values[v] = nil }
             }
-            let outs = try withContext("layer '\(node.layer.name)' (\(node.layer.className))") {
-                try node.layer.forward(ins)
+            let outs = try withContext(context) { try node.layer.forward(ins) }
+            guard outs.count == node.outputs.count else {
+                throw DLError(.internal, "\(context): produced \(outs.count) outputs, expected \(node.outputs.count)")
             }
-            for (v, t) in zip(node.outputs, outs) { values[v] = t }
+            for (v, t) in zip(node.outputs, outs) {
+                // Run-time sizes (None dimensions) can shrink a tensor to nothing; no layer takes that.
+                guard t.count > 0 else {
+                    throw DLError.shape("\(context): output is empty (shape \(t.shape.described)) for input shape(s) \(ins.map { $0.shape.described }.joined(separator: ", "))")
+                }
+                values[v] = t
+            }
         }
-        return outputValues.map { values[$0]! }
+        return try outputValues.map { v in
+            guard let t = values[v] else { throw DLError(.internal, "output value \(v) missing") }
+            return t
+        }
     }
 
     /// Checks run-time inputs against the declared ports: count, rank, fixed dims, one batch size.
