@@ -39,6 +39,9 @@ struct KerasModelBuilder {
                                        weights: try weights.nested(c.name), fallbackName: c.name)
             return GraphLayer(graph: graph, className: c.className)
         }
+        if Self.isKeras3Op(entry) {
+            throw DLError.unsupported("\(c.context): Keras op '\(c.className)' used outside a functional model")
+        }
         guard let factory = LayerRegistry.factories[c.className] else {
             throw DLError.unsupported("\(c.context): layer class '\(c.className)' is not supported")
         }
@@ -112,12 +115,6 @@ struct KerasModelBuilder {
 
     // MARK: Functional
 
-    private struct TensorRef: Hashable {
-        let layer: String
-        let node: Int
-        let index: Int
-    }
-
     /// Keras 2: [[name, node, index, kwargs], ...] per node. Keras 3: {"args": [...], "kwargs": {...}}
     /// with tensors as {"class_name": "__keras_tensor__", "config": {"keras_history": [name, node, index]}}.
     private func nodeInputs(_ node: JSON, layer: String) throws -> [TensorRef] {
@@ -184,6 +181,22 @@ struct KerasModelBuilder {
                 valueCount += 1
                 continue
             }
+            if Self.isKeras3Op(entry) {
+                // An op's constants live in its call arguments: one layer per call.
+                for (k, node) in (entry["inbound_nodes"]?.array ?? []).enumerated() {
+                    let call = try OpCall(keras3Node: node, layer: c.name)
+                    let op = try withContext(c.context) { try OpLayer.make(c, call: call) }
+                    pending.append(Pending(layer: op, node: k, inputs: call.refs))
+                }
+                continue
+            }
+            if TFOpLambda.classNames.contains(c.className) {
+                for (k, node) in (entry["inbound_nodes"]?.array ?? []).enumerated() {
+                    let (op, refs) = try TFOpLambda.make(c, node: node)
+                    pending.append(Pending(layer: op, node: k, inputs: refs))
+                }
+                continue
+            }
             let layer = try makeLayer(entry, weights: weights)
             if layer is GraphLayer { modelLayers.insert(c.name) }
             let nodes = entry["inbound_nodes"]?.array ?? []
@@ -236,6 +249,16 @@ struct KerasModelBuilder {
         return try Graph(name: name, nodes: nodes, inputValues: inputValues,
                          inputPorts: ins.map { inputPorts[$0.layer]! },
                          outputValues: outputValues, outputNames: outputNames, valueCount: valueCount)
+    }
+
+    /// Keras 3 serialises functional-API ops (x + 3.0, ops.mean...) as entries from keras.src.ops
+    /// whose class names can collide with layers ("Add", "Multiply"). Its legacy .h5 writer drops
+    /// the module; there an op is told apart by its config, which holds only op arguments, never
+    /// the "trainable"/"dtype" every Keras 3 layer config has.
+    static func isKeras3Op(_ entry: JSON) -> Bool {
+        if let module = entry["module"]?.string { return module.hasPrefix("keras.src.ops") }
+        guard entry["inbound_nodes"]?.array?.first?.object != nil, let config = entry["config"]?.object else { return false }
+        return config["trainable"] == nil && config["dtype"] == nil && entry["class_name"]?.string != "InputLayer"
     }
 
     /// In Keras 2 configs, a nested model built on an input owns a node from its construction
