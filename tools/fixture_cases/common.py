@@ -73,12 +73,35 @@ def all_layers(model):
     return seen
 
 
+def _layers_and_ops(model):
+    """all_layers, plus (Keras 3) op layers such as x + 3.0 or keras.ops.mean, which are in a
+    functional model's `operations` but not in its `layers`; model order."""
+    seen = []
+    def rec(m):
+        ops = getattr(m, "operations", None)
+        for l in (ops if ops is not None else m.layers):
+            if any(l is s for s in seen):
+                continue
+            seen.append(l)
+            if hasattr(l, "layers"):
+                rec(l)
+    rec(model)
+    return seen
+
+
 def layer_classes(model):
     out = []
-    for l in all_layers(model):
+    for l in _layers_and_ops(model):
         c = type(l).__name__
         if c == "InputLayer":
             continue
+        mod = type(l).__module__
+        if mod.startswith("keras.src.ops."):
+            # Keras 3 op layers (x + 3.0, keras.ops.mean, ...): serialized with this module
+            c = "%s.%s" % (mod, c)
+        elif c in ("TFOpLambda", "SlicingOpLambda"):
+            # tf_keras TF-op layers: config["function"] names the op, e.g. "math.add"
+            c = "%s(%s)" % (c, l.get_config().get("function"))
         if c not in out:
             out.append(c)
     return out
@@ -157,10 +180,17 @@ def predict(model, xs):
 
 
 def make_inputs(model, batch, rng, scale=1.0):
+    """float inputs ~N(0, scale^2) as <f4; integer inputs (Input(dtype="int32")) as <i4 small
+    integers in -50..50."""
     xs = []
     for t in model.inputs:
         shape = [batch] + [int(d) for d in list(t.shape)[1:]]
-        xs.append(np.ascontiguousarray(rng.standard_normal(shape) * scale, dtype="<f4"))
+        dt = np.dtype(getattr(t.dtype, "name", t.dtype))
+        if np.issubdtype(dt, np.integer):
+            assert dt == np.int32, dt
+            xs.append(np.ascontiguousarray(rng.integers(-50, 51, shape), dtype="<i4"))
+        else:
+            xs.append(np.ascontiguousarray(rng.standard_normal(shape) * scale, dtype="<f4"))
     return xs
 
 

@@ -59,6 +59,12 @@ def _(c):
     return _model(c.K, i, c.L.Dense(5, activation="relu")(i))
 
 
+@case("dense_rank4", note="Dense(6) on rank-4 input (3, 4, 5): acts on the last axis, output (3, 4, 6)")
+def _(c):
+    i = c.K.Input((3, 4, 5))
+    return _model(c.K, i, c.L.Dense(6)(i))
+
+
 # ----------------------------------------------------------------------------- Conv1D
 
 @case("conv1d_valid", note="Conv1D(5, 3) padding=valid strides=1, input (10, 4)")
@@ -166,6 +172,30 @@ def _(c):
 def _(c):
     i = c.K.Input((9, 9, 4))
     return _model(c.K, i, c.L.SeparableConv2D(6, 3, strides=2, use_bias=False, activation="relu")(i))
+
+
+@case("dwconv1d_dm2_same_s2", note="DepthwiseConv1D(3, depth_multiplier=2, strides=2, padding=same) on (10, 4): 4 -> 8 channels, uneven same pad (0 left, 1 right), length 10 -> 5")
+def _(c):
+    i = c.K.Input((10, 4))
+    return _model(c.K, i, c.L.DepthwiseConv1D(3, depth_multiplier=2, strides=2, padding="same")(i))
+
+
+@case("dwconv1d_valid_dil2", note="DepthwiseConv1D(3, dilation_rate=2, padding=valid, activation=relu) on (11, 4): length 11 -> 7 (Keras rejects strides > 1 together with dilation > 1)")
+def _(c):
+    i = c.K.Input((11, 4))
+    return _model(c.K, i, c.L.DepthwiseConv1D(3, dilation_rate=2, padding="valid", activation="relu")(i))
+
+
+@case("sepconv1d_dm2_same", note="SeparableConv1D(5, 3, depth_multiplier=2, padding=same, strides=1) on (9, 3)")
+def _(c):
+    i = c.K.Input((9, 3))
+    return _model(c.K, i, c.L.SeparableConv1D(5, 3, depth_multiplier=2, padding="same")(i))
+
+
+@case("sepconv1d_s2_valid_nobias", note="SeparableConv1D(6, 3, strides=2, padding=valid, use_bias=False) on (11, 4): length 11 -> 5")
+def _(c):
+    i = c.K.Input((11, 4))
+    return _model(c.K, i, c.L.SeparableConv1D(6, 3, strides=2, padding="valid", use_bias=False)(i))
 
 
 # ----------------------------------------------------------------------------- Transposed conv
@@ -377,6 +407,38 @@ def _(c):
     return _model(c.K, i, n(i))
 
 
+@case("normalization_invert", note="Normalization(axis=-1, invert=True) adapted on data, mean/variance then overwritten with random values (variance 0.5..1.5): y = mean + x * max(sqrt(variance), epsilon 1e-7) on (5, 3)")
+def _(c):
+    import numpy as np
+    i = c.K.Input((5, 3))
+    n = c.L.Normalization(axis=-1, invert=True)
+    n.adapt((c.rng.standard_normal((32, 5, 3)) * [1.0, 2.0, 0.5] + [0.5, -1.0, 2.0]).astype(np.float32))
+    return _model(c.K, i, n(i))
+
+
+@case("normalization_axis1_rank3", note="Normalization(axis=1) on rank-3 input (5, 3): per-timestep statistics, mean/variance shape (5,) broadcast as (1, 5, 1); adapted on data, then mean/variance overwritten with random values")
+def _(c):
+    import numpy as np
+    i = c.K.Input((5, 3))
+    n = c.L.Normalization(axis=1)
+    n.adapt((c.rng.standard_normal((32, 5, 3)) * np.linspace(0.5, 2.0, 5)[:, None]
+             + np.linspace(-1.0, 1.0, 5)[:, None]).astype(np.float32))
+    return _model(c.K, i, n(i))
+
+
+@case("int32_dense", note="Input(shape=(6,), dtype='int32') -> Dense(4): int32 input (small integers -50..50, stored <i4) cast to float32 by Dense")
+def _(c):
+    i = c.K.Input((6,), dtype="int32")
+    return _model(c.K, i, c.L.Dense(4)(i))
+
+
+@case("int32_rescaling_dense", note="Input(shape=(6,), dtype='int32') -> Rescaling(1/10) -> Dense(4, tanh): int32 input (small integers -50..50, stored <i4) cast to float32 by Rescaling")
+def _(c):
+    i = c.K.Input((6,), dtype="int32")
+    x = c.L.Rescaling(1.0 / 10)(i)
+    return _model(c.K, i, c.L.Dense(4, activation="tanh")(x))
+
+
 # ----------------------------------------------------------------------------- identity at inference
 
 @case("identity_1d", note="Dense(6) -> Dropout(0.5) -> SpatialDropout1D(0.3) -> GaussianNoise(0.4) -> GaussianDropout(0.3) -> AlphaDropout(0.2) -> ActivityRegularization(l1=0.01, l2=0.01) -> Dense(3); all identity at inference")
@@ -401,6 +463,18 @@ def _(c):
     x = L.SpatialDropout2D(0.4)(x)
     x = L.Dropout(0.3, noise_shape=(None, 1, 1, 4))(x)
     return _model(c.K, i, L.Conv2D(3, 1)(x))
+
+
+@case("identity_3d", note="rank-5 input (3, 4, 5, 2): Dense(4) -> SpatialDropout3D(0.3) -> GaussianDropout(0.3) -> AlphaDropout(0.2) -> GaussianNoise(0.4) -> Dense(3); all identity at inference on rank-5 tensors")
+def _(c):
+    L = c.L
+    i = c.K.Input((3, 4, 5, 2))
+    x = L.Dense(4)(i)
+    x = L.SpatialDropout3D(0.3)(x)
+    x = L.GaussianDropout(0.3)(x)
+    x = L.AlphaDropout(0.2)(x)
+    x = L.GaussianNoise(0.4)(x)
+    return _model(c.K, i, L.Dense(3)(x))
 
 
 # ----------------------------------------------------------------------------- Merge
@@ -532,6 +606,93 @@ def _all_acts_build(c):
 CASES.extend(_activation_cases())
 CASES.append(Case("activations_all", _all_acts_build, gens=("keras3",), k3_forms=("h5",),
                   input_scale=3.0, note="one Activation branch per activation name (output order = list in note)"))
+
+
+# ----------------------------------------------------------------------------- ops on symbolic tensors
+# Keras 3: operators / keras.ops on KerasTensors become op layers serialized with module
+# "keras.src.ops.numpy" (or "keras.src.ops.nn"). tf_keras: TF functions / operators on KerasTensors
+# become TFOpLambda (config "function": "math.add", "__operators__.add", ...) and SlicingOpLambda
+# (x[...]) layers. Same model structure per generation where possible; see each note.
+# Keras 3 ops models have no `_h5` form: Keras 3 writes model.h5 but its legacy HDF5 config drops
+# the op layers' "module" (so op "Add"/"Multiply"/"Subtract"/"Maximum"/"Concatenate"/"Reshape"
+# read as the keras.layers classes of the same name) and Keras 3 cannot load the file back, so
+# there is no Keras-verified reference for that form.
+K3_OPS_NO_H5 = ("no _h5 form: Keras 3.15.1 saves it but cannot reload it (legacy HDF5 config has no "
+                "'module' for op layers, so the loader resolves 'Add' to the merge layer and rejects the "
+                "constant 3.0 argument, and fails with Unknown layer 'TrueDivide' / 'Square') -- untested")
+
+@case("ops_relu6", gens=("keras3",), k3_forms=("keras",), input_scale=6.0,
+      note="Dense(6) -> layers.ReLU(6.)(x + 3.0) * (1.0/6.0) (Keras 3 hard_sigmoid written as op layers: Add with a constant, ReLU(max_value=6), Multiply with a constant); inputs ~N(0,6^2) so both clip regions are hit; " + K3_OPS_NO_H5)
+def _(c):
+    i = c.K.Input((4, 5))
+    x = c.L.Dense(6)(i)
+    return _model(c.K, i, c.L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0))
+
+
+@case("ops_relu6", gens=("tf_keras",), input_scale=6.0,
+      note="Dense(6) -> two outputs: layers.ReLU(6.)(x + 3.0) * (1.0/6.0) (operators: TFOpLambda __operators__.add and math.multiply) and tf.math.multiply(tf.nn.relu6(tf.math.add(x, 3.0)), 1/6) * x (explicit TF functions: math.add, nn.relu6, math.multiply, hard-swish); inputs ~N(0,6^2) so both clip regions are hit")
+def _(c):
+    import tensorflow as tf
+    i = c.K.Input((4, 5))
+    x = c.L.Dense(6)(i)
+    y1 = c.L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    y2 = tf.math.multiply(tf.nn.relu6(tf.math.add(x, 3.0)), 1.0 / 6.0) * x
+    return _model(c.K, i, [y1, y2])
+
+
+@case("ops_arith", gens=("keras3",), k3_forms=("keras",),
+      note="two inputs (4, 5) through Dense(5) each (a, b); outputs a - b, a * b, a / 2.0, 2.0 - a (op layers Subtract / Multiply / TrueDivide / Subtract with the constant first); " + K3_OPS_NO_H5)
+def _(c):
+    a0 = c.K.Input((4, 5))
+    b0 = c.K.Input((4, 5))
+    a = c.L.Dense(5)(a0)
+    b = c.L.Dense(5)(b0)
+    return _model(c.K, [a0, b0], [a - b, a * b, a / 2.0, 2.0 - a])
+
+
+@case("ops_arith", gens=("tf_keras",),
+      note="two inputs (4, 5) through Dense(5) each (a, b); outputs a - b, a * b, a / 2.0, 2.0 - a (operators -> TFOpLambda math.subtract / math.multiply / math.truediv / __operators__ forms), then tf.math.add(a, b), tf.math.truediv(a, b*b + 1), tf.math.subtract(2.0, b), tf.math.multiply(a, 0.5)")
+def _(c):
+    import tensorflow as tf
+    a0 = c.K.Input((4, 5))
+    b0 = c.K.Input((4, 5))
+    a = c.L.Dense(5)(a0)
+    b = c.L.Dense(5)(b0)
+    return _model(c.K, [a0, b0], [a - b, a * b, a / 2.0, 2.0 - a,
+                                  tf.math.add(a, b), tf.math.truediv(a, b * b + 1.0),
+                                  tf.math.subtract(2.0, b), tf.math.multiply(a, 0.5)])
+
+
+@case("ops_mixed", gens=("keras3",), k3_forms=("keras",),
+      note="input (4, 5, 3) -> Dense(3) = x; outputs: ops.mean(x, axis=[1, 2], keepdims=True) (1,1,3); "
+           "ops.transpose(ops.reshape(ops.concatenate([ops.sqrt(ops.abs(x)), ops.exp(ops.negative(ops.square(x))), "
+           "ops.sigmoid(x), ops.maximum(x, 0.)], axis=-1), (-1, 20, 12)), axes=(0, 2, 1)) (12, 20); " + K3_OPS_NO_H5)
+def _(c):
+    ops = c.K.ops
+    i = c.K.Input((4, 5, 3))
+    x = c.L.Dense(3)(i)
+    m = ops.mean(x, axis=[1, 2], keepdims=True)
+    cat = ops.concatenate([ops.sqrt(ops.abs(x)), ops.exp(ops.negative(ops.square(x))),
+                           ops.sigmoid(x), ops.maximum(x, 0.0)], axis=-1)
+    t = ops.transpose(ops.reshape(cat, (-1, 20, 12)), axes=(0, 2, 1))
+    return _model(c.K, i, [m, t])
+
+
+@case("ops_mixed", gens=("tf_keras",),
+      note="input (4, 5, 3) -> Dense(3) = x; outputs: tf.math.reduce_mean(x, axis=[1, 2], keepdims=True) (1,1,3); "
+           "tf.transpose(tf.reshape(tf.concat([tf.math.sqrt(tf.math.abs(x)), tf.math.exp(tf.math.negative(tf.math.square(x))), "
+           "tf.math.sigmoid(x), tf.math.maximum(x, 0.)], axis=-1), [-1, 20, 12]), perm=[0, 2, 1]) (12, 20) "
+           "(tf.transpose is serialized as function 'compat.v1.transpose' with kwargs perm/name/conjugate); "
+           "x[:, 1:3, ::2, :] (SlicingOpLambda __operators__.getitem) (2, 3, 3)")
+def _(c):
+    import tensorflow as tf
+    i = c.K.Input((4, 5, 3))
+    x = c.L.Dense(3)(i)
+    m = tf.math.reduce_mean(x, axis=[1, 2], keepdims=True)
+    cat = tf.concat([tf.math.sqrt(tf.math.abs(x)), tf.math.exp(tf.math.negative(tf.math.square(x))),
+                     tf.math.sigmoid(x), tf.math.maximum(x, 0.0)], axis=-1)
+    t = tf.transpose(tf.reshape(cat, [-1, 20, 12]), perm=[0, 2, 1])
+    return _model(c.K, i, [m, t, x[:, 1:3, ::2, :]])
 
 
 # ----------------------------------------------------------------------------- Nesting / sharing
