@@ -184,6 +184,10 @@ def save_and_check(K, gen, model, xs, case_dir, form):
     (model_file, weights_file, reloaded outputs, original outputs)."""
     from fixture_cases.common import predict, assert_close
     y0 = predict(model, xs)
+    # Helper layers that keras.applications defines for itself load only when named (as Keras
+    # itself does inside those architectures).
+    custom = {type(l).__name__: type(l) for l in model.layers
+              if type(l).__name__ in ("CustomScaleLayer", "LayerScale", "StochasticDepth")}
     if form == "keras":
         mf, wf = "model.keras", None
         model.save(os.path.join(case_dir, mf))
@@ -191,7 +195,7 @@ def save_and_check(K, gen, model, xs, case_dir, form):
     elif form == "h5":
         mf, wf = "model.h5", None
         model.save(os.path.join(case_dir, mf))
-        re_model = K.models.load_model(os.path.join(case_dir, mf), compile=False)
+        re_model = K.models.load_model(os.path.join(case_dir, mf), compile=False, custom_objects=custom)
     elif form == "json+weights":
         mf = "model.json"
         wf = "model.weights.h5" if gen == "keras3" else "weights.h5"

@@ -762,3 +762,52 @@ def _(c):
     i = K.Input((6, 6, 3))
     x = L.GlobalAveragePooling2D()(seq(i))
     return _model(K, i, fun(x))
+
+
+# ----------------------------------------------------------------------------- LayerNormalization
+
+@case("layernorm_last", note="LayerNormalization(epsilon=1e-5) over the last axis of (5, 6); random gamma/beta")
+def _(c):
+    i = c.K.Input((5, 6))
+    return _model(c.K, i, c.L.LayerNormalization(epsilon=1e-5)(i))
+
+
+@case("layernorm_axes12", note="LayerNormalization(axis=[1, 2]) on (4, 5, 3): statistics over two axes, gamma/beta of shape (4, 5)")
+def _(c):
+    i = c.K.Input((4, 5, 3))
+    return _model(c.K, i, c.L.LayerNormalization(axis=[1, 2])(i))
+
+
+@case("layernorm_axis1_nocenter", note="LayerNormalization(axis=1, center=False) on (4, 6): a non-last axis, gamma only")
+def _(c):
+    i = c.K.Input((4, 6))
+    return _model(c.K, i, c.L.LayerNormalization(axis=1, center=False)(i))
+
+
+@case("layernorm_noscale", note="LayerNormalization(scale=False, epsilon=0.1) on (3, 8): beta only, large epsilon")
+def _(c):
+    i = c.K.Input((3, 8))
+    return _model(c.K, i, c.L.LayerNormalization(scale=False, epsilon=0.1)(i))
+
+
+# ----------------------------------------------------------------------------- keras.applications helpers
+
+def _application_helpers(c):
+    if c.gen == "keras3":
+        from keras.src.applications.convnext import LayerScale, StochasticDepth
+        from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    else:
+        from tf_keras.src.applications.convnext import LayerScale, StochasticDepth
+        from tf_keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    return CustomScaleLayer, LayerScale, StochasticDepth
+
+
+@case("app_helpers", note="keras.applications helper layers: CustomScaleLayer(0.17)([x, conv(x)]) (InceptionResNetV2), LayerScale(1e-6 init, random gamma) and StochasticDepth(0.1) (ConvNeXt) on (6, 6, 4)")
+def _(c):
+    CustomScaleLayer, LayerScale, StochasticDepth = _application_helpers(c)
+    i = c.K.Input((6, 6, 4))
+    r = c.L.Conv2D(4, 3, padding="same")(i)
+    x = CustomScaleLayer(0.17)([i, r])
+    y = LayerScale(1e-6, 4)(x)
+    y = StochasticDepth(0.1)(y)
+    return _model(c.K, i, c.L.Add()([x, y]))

@@ -47,9 +47,13 @@ enum LayerRegistry {
             "ELU": ActivationLayer.makeELU,
             "Softmax": ActivationLayer.makeSoftmax,
             "PReLU": PReLU.make,
+            "LayerNormalization": LayerNormalization.make,
+            "CustomScaleLayer": CustomScaleLayer.make,
+            "Custom>CustomScaleLayer": CustomScaleLayer.make,  // tf_keras registers it in package "Custom"
+            "LayerScale": LayerScale.make,
         ]
         for identity in ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-                         "GaussianDropout", "AlphaDropout", "ActivityRegularization"] {
+                         "GaussianDropout", "AlphaDropout", "ActivityRegularization", "StochasticDepth"] {
             f[identity] = InferenceIdentity.make
         }
         return f
