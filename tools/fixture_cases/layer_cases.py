@@ -811,3 +811,30 @@ def _(c):
     y = LayerScale(1e-6, 4)(x)
     y = StochasticDepth(0.1)(y)
     return _model(c.K, i, c.L.Add()([x, y]))
+
+
+# ----------------------------------------------------------------------------- NaN / Inf inputs
+
+@case("nonfinite_cnn", nonfinite=True, note="NaN, +Inf and -Inf in the input of Conv2D -> BatchNormalization -> ReLU -> MaxPooling2D(same) -> AveragePooling2D -> Flatten -> Dense(softmax): how Keras propagates them")
+def _(c):
+    i = c.K.Input((6, 6, 2))
+    x = c.L.Conv2D(3, 3, padding="same")(i)
+    x = c.L.BatchNormalization()(x)
+    x = c.L.ReLU()(x)
+    x = c.L.MaxPooling2D(2, padding="same")(x)
+    x = c.L.AveragePooling2D(3, strides=1, padding="same")(x)
+    x = c.L.Flatten()(x)
+    return _model(c.K, i, c.L.Dense(4, activation="softmax")(x))
+
+
+@case("nonfinite_elementwise", nonfinite=True, note="NaN, +Inf and -Inf through elementwise layers: ReLU, tanh, sigmoid, Maximum/Minimum, GlobalMaxPooling1D, LayerNormalization")
+def _(c):
+    i = c.K.Input((5, 4))
+    a = c.L.ReLU()(i)
+    b = c.L.Activation("tanh")(i)
+    s = c.L.Activation("sigmoid")(i)
+    mx = c.L.Maximum()([a, b])
+    mn = c.L.Minimum()([b, s])
+    g = c.L.GlobalMaxPooling1D()(i)
+    ln = c.L.LayerNormalization()(i)
+    return c.K.Model(i, [a, b, s, mx, mn, g, ln])

@@ -61,7 +61,8 @@ enum ActivationFunction: Equatable {
             return { x in
                 if let m = maxValue, x >= m { return m }
                 if x >= threshold { return x }
-                return x.isNaN ? x : slope * (x - threshold)
+                // A zero slope gives 0 even for -inf (as Keras does), not 0 * -inf = NaN.
+                return x.isNaN ? x : (slope == 0 ? 0 : slope * (x - threshold))
             }
         case .celu(let a): return { ($0 < 0 ? 0 : $0) + a * expm1f(Swift.min($0, 0) / a) }
         case .hardShrink(let t): return { abs($0) > t ? $0 : ($0.isNaN ? $0 : 0) }
