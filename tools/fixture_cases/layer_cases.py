@@ -707,6 +707,18 @@ def _(c):
     return _model(K, i, L.Dense(3)(inner(x)))
 
 
+@case("nested_called_twice", jw=True, note="one functional model used as a layer on two inputs (two calls, shared weights) and a Sequential called twice; outputs of the second calls are model outputs")
+def _(c):
+    L, K = c.L, c.K
+    ii = K.Input((6,))
+    inner = K.Model(ii, L.Dense(4, activation="tanh")(L.Dense(5, activation="relu")(ii)), name="inner_mlp")
+    seq = K.Sequential([K.Input((4,)), L.Dense(3), L.BatchNormalization()], name="inner_seq")
+    a, b = K.Input((6,)), K.Input((6,))
+    ya, yb = inner(a), inner(b)
+    za, zb = seq(ya), seq(yb)
+    return K.Model([a, b], [L.Subtract()([za, zb]), zb, ya])
+
+
 @case("nested_sequential", note="Sequential(Conv2D(4,3,same), BatchNormalization, ReLU) used inside a functional model, followed by GlobalAveragePooling2D and Dense(3)")
 def _(c):
     L, K = c.L, c.K

@@ -170,7 +170,7 @@ struct KerasModelBuilder {
         var inputPorts: [String: (String, Bool, Shape)] = [:]
         struct Pending { let layer: Layer; let node: Int; let inputs: [TensorRef] }
         var pending: [Pending] = []
-        var modelLayers: Set<String> = []
+        var outputNodeOffset: [String: Int] = [:]
 
         for entry in entries {
             let c = try layerConfig(entry)
@@ -198,8 +198,8 @@ struct KerasModelBuilder {
                 continue
             }
             let layer = try makeLayer(entry, weights: weights)
-            if layer is GraphLayer { modelLayers.insert(c.name) }
             let nodes = entry["inbound_nodes"]?.array ?? []
+            if layer is GraphLayer, nodes.first?.object != nil, c.className != "Sequential" { outputNodeOffset[c.name] = 1 }
             let offset = nodeIndexOffset(entry, kerasFormat3: nodes.first?.object != nil)
             for (k, node) in nodes.enumerated() {
                 pending.append(Pending(layer: layer, node: k + offset, inputs: try nodeInputs(node, layer: c.name)))
@@ -235,10 +235,10 @@ struct KerasModelBuilder {
             return v
         }
         let outputValues = try outs.map { r -> Int in
-            // Keras 3 counts a nested Functional model's own construction node in output_layers
+            // Keras 3 counts a nested functional model's own construction node in output_layers
             // (but not in inbound_nodes).
-            let shifted = TensorRef(layer: r.layer, node: r.node - 1, index: r.index)
-            guard let v = values[r] ?? (modelLayers.contains(r.layer) ? values[shifted] : nil) else { throw DLError.format("model '\(name)': output '\(r.layer)' is never computed") }
+            let key = outputNodeOffset[r.layer].map { TensorRef(layer: r.layer, node: r.node - $0, index: r.index) } ?? r
+            guard let v = values[key] else { throw DLError.format("model '\(name)': output '\(r.layer)' is never computed") }
             return v
         }
         var seen: [String: Int] = [:]
