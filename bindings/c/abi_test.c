@@ -19,6 +19,75 @@ static void expect_status(dl_status got, dl_status want, const char *what) {
     if (got != DL_OK) check(strlen(dl_last_error()) > 0, "error message is not empty");
 }
 
+static char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); fclose(f); return NULL; }
+    buf[n] = 0;
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+static void write_file(const char *path, const char *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, size, f);
+    fclose(f);
+}
+
+/* Writes `text` with the first occurrence of `from` replaced by `to`. */
+static void write_replaced(const char *path, const char *text, const char *from, const char *to) {
+    const char *at = strstr(text, from);
+    FILE *f = fopen(path, "wb");
+    if (!at) { fputs(text, f); fclose(f); return; }
+    fwrite(text, 1, (size_t)(at - text), f);
+    fputs(to, f);
+    fputs(at + strlen(from), f);
+    fclose(f);
+}
+
+/* Bad files: each must fail to load with `want` and a message containing `needle`. */
+static void bad_files(const char *full_model, const char *json, const char *weights) {
+    char tmp[] = "/tmp/dl-abi-XXXXXX";
+    if (!mkdtemp(tmp)) { check(0, "mkdtemp"); return; }
+    char path[4200];
+    dl_model *model = NULL;
+    size_t size = 0;
+    char *h5 = read_file(full_model, &size);
+    check(h5 != NULL, "read fixture");
+    if (!h5) return;
+    for (int k = 1; k < 10; k += 4) {
+        snprintf(path, sizeof path, "%s/truncated%d.h5", tmp, k);
+        write_file(path, h5, size * (size_t)k / 10);
+        dl_status s = dl_model_load(path, NULL, NULL, &model);
+        check(s == DL_ERR_FORMAT || s == DL_ERR_WEIGHTS, "truncated file is a format or weights error");
+        check(model == NULL && strlen(dl_last_error()) > 0, "truncated file: no model, a message");
+    }
+    free(h5);
+
+    char *arch = read_file(json, &size);
+    check(arch != NULL, "read architecture");
+    if (!arch) return;
+    struct { const char *from, *to; dl_status want; const char *needle; } edits[] = {
+        {"\"MaxPooling2D\"", "\"FancyPooling2D\"", DL_ERR_UNSUPPORTED, "layer class 'FancyPooling2D' is not supported"},
+        {"\"channels_last\"", "\"channels_first\"", DL_ERR_UNSUPPORTED, "option data_format='channels_first' is not supported"},
+        {"\"conv2d_1\"", "\"conv2d_renamed\"", DL_ERR_WEIGHTS, "'conv2d_renamed' (Conv2D): weights missing"},
+        {"\"filters\": 4", "\"filters\": 5", DL_ERR_WEIGHTS, "weight 'kernel' has shape"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        snprintf(path, sizeof path, "%s/edited%zu.json", tmp, i);
+        check(strstr(arch, edits[i].from) != NULL, edits[i].from);
+        write_replaced(path, arch, edits[i].from, edits[i].to);
+        expect_status(dl_model_load(path, weights, NULL, &model), edits[i].want, edits[i].needle);
+        check(strstr(dl_last_error(), edits[i].needle) != NULL, edits[i].needle);
+    }
+    free(arch);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: abi_test FIXTURES_DIR\n"); return 2; }
     char path[4096], json[4096], weights[4096];
@@ -39,6 +108,8 @@ int main(int argc, char **argv) {
     dl_load_options bad_options = {0};
     expect_status(dl_model_load(path, NULL, &bad_options, &model), DL_ERR_INVALID_ARGUMENT, "options without struct_size");
     check(model == NULL, "failed load leaves *out_model NULL");
+
+    bad_files(path, json, weights);
 
     dl_load_options options = {sizeof(dl_load_options), "2.21.0"};
     expect_status(dl_model_load(json, weights, &options, &model), DL_OK, "load JSON + weights with options");

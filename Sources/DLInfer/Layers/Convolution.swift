@@ -78,7 +78,7 @@ final class Convolution: UnaryLayer {
             let k = t[0]
             let expectedRank = rank + 2
             guard k.rank == expectedRank, k.shape.last == filters else {
-                throw DLError.weights("\(c.context): kernel has shape \(k.shape.described), expected rank \(expectedRank) ending in \(filters)")
+                throw DLError.weights("\(c.context): weight 'kernel' has shape \(k.shape.described), expected rank \(expectedRank) ending in \(filters)")
             }
             let kernelSize = rank == 1 ? [spec.kernel.1] : [spec.kernel.0, spec.kernel.1]
             try requireShape(k, kernelSize + [k.shape[rank], filters], "kernel", c)
@@ -167,7 +167,7 @@ final class DepthwiseConvolution: UnaryLayer {
             let t = try w.take(names, for: c)
             let dk = t[0]
             let kernelSize = rank == 1 ? [spec.kernel.1] : [spec.kernel.0, spec.kernel.1]
-            guard dk.rank == rank + 2 else { throw DLError.weights("\(c.context): depthwise_kernel has shape \(dk.shape.described)") }
+            guard dk.rank == rank + 2 else { throw DLError.weights("\(c.context): weight 'depthwise_kernel' has shape \(dk.shape.described), expected rank \(rank + 2)") }
             let cin = dk.shape[rank]
             try requireShape(dk, kernelSize + [cin, multiplier], "depthwise_kernel", c)
             var pw: Tensor?
@@ -264,7 +264,7 @@ final class TransposedConvolution: UnaryLayer {
             let t = try w.take(useBias ? ["kernel", "bias"] : ["kernel"], for: c)
             let k = t[0]
             let kernelSize = rank == 1 ? [spec.kernel.1] : [spec.kernel.0, spec.kernel.1]
-            guard k.rank == rank + 2 else { throw DLError.weights("\(c.context): kernel has shape \(k.shape.described)") }
+            guard k.rank == rank + 2 else { throw DLError.weights("\(c.context): weight 'kernel' has shape \(k.shape.described), expected rank \(rank + 2)") }
             try requireShape(k, kernelSize + [filters, k.shape[rank + 1]], "kernel", c)
             if useBias { try requireShape(t[1], [filters], "bias", c) }
             return TransposedConvolution(name: c.name, className: c.className, spec: spec,

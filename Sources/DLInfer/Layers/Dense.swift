@@ -17,7 +17,7 @@ final class Dense: UnaryLayer {
         let units = try c.int("units")
         let useBias = try c.bool("use_bias", default: true)
         let t = try w.take(useBias ? ["kernel", "bias"] : ["kernel"], for: c)
-        guard t[0].rank == 2 else { throw DLError.weights("\(c.context): kernel has shape \(t[0].shape.described), expected (inputs, \(units))") }
+        guard t[0].rank == 2 else { throw DLError.weights("\(c.context): weight 'kernel' has shape \(t[0].shape.described), expected (inputs, \(units))") }
         try requireShape(t[0], [t[0].shape[0], units], "kernel", c)
         if useBias { try requireShape(t[1], [units], "bias", c) }
         return Dense(name: c.name, kernel: t[0], bias: useBias ? t[1].data : nil, activation: try c.activation())

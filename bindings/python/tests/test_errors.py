@@ -115,3 +115,41 @@ def test_metadata():
     assert model.inputs[0].dtype == np.float32
     assert len(model.outputs) == 1
     assert dlinfer.version()
+
+
+_CHILD = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+import dlinfer
+try:
+    m = dlinfer.Model(sys.argv[1])
+    m.run([np.zeros((1,) + tuple(d or 1 for d in i.shape[1:]), i.dtype) for i in m.inputs])
+    print("loaded")
+except dlinfer.DLInferError as e:
+    print("error", e.status)
+"""
+
+
+@pytest.mark.parametrize("source", ["tf_keras_cnn_classic/model.h5", "keras3_cnn_classic/model.keras",
+                                    "keras20_seq_cnn/model.h5"])
+def test_corrupted_files_never_crash(tmp_path, source):
+    """Seeded random byte corruptions: each load either works or raises; the process survives."""
+    import random
+    import subprocess
+    import sys
+    from conftest import ROOT
+    data = (FIXTURES / source).read_bytes()
+    rng = random.Random(source)
+    outcomes = set()
+    for t in range(12):
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 20)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        p = tmp_path / ("case%d%s" % (t, source[source.rindex("."):]))
+        p.write_bytes(bytes(b))
+        r = subprocess.run([sys.executable, "-c", _CHILD, str(p), str(ROOT / "bindings" / "python")],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, "corruption %d of %s crashed the process: %s" % (t, source, r.stderr[-500:])
+        outcomes.add(r.stdout.split()[0])
+    assert outcomes <= {"loaded", "error"}
