@@ -11,6 +11,7 @@ final class OpLayer: Layer {
     enum Kind {
         case binary((Float, Float) -> Float, Operand, Operand)
         case unary(ActivationFunction, Operand)
+        case map((Float) -> Float, Operand)
         case reduce(Reduction, axes: [Int]?, keepDims: Bool)
         case reshape([Int])
         case transpose([Int]?)
@@ -83,12 +84,12 @@ final class OpLayer: Layer {
         case "Power": kind = .binary({ powf($0, $1) }, try operand(0), try operand(1))
         case "Maximum": kind = .binary({ $0.isNaN || $0 > $1 ? $0 : $1 }, try operand(0), try operand(1))
         case "Minimum": kind = .binary({ $0.isNaN || $0 < $1 ? $0 : $1 }, try operand(0), try operand(1))
-        case "Negative": kind = .binary({ a, _ in -a }, try operand(0), .constant(Tensor(shape: [], data: [0])))
-        case "Abs", "Absolute": kind = .binary({ a, _ in abs(a) }, try operand(0), .constant(Tensor(shape: [], data: [0])))
-        case "Sqrt": kind = .binary({ a, _ in a.squareRoot() }, try operand(0), .constant(Tensor(shape: [], data: [0])))
-        case "Square": kind = .binary({ a, _ in a * a }, try operand(0), .constant(Tensor(shape: [], data: [0])))
-        case "Log": kind = .binary({ a, _ in logf(a) }, try operand(0), .constant(Tensor(shape: [], data: [0])))
-        case "Reciprocal": kind = .binary({ a, _ in 1 / a }, try operand(0), .constant(Tensor(shape: [], data: [0])))
+        case "Negative": kind = .map({ a in -a }, try operand(0))
+        case "Abs", "Absolute": kind = .map({ a in abs(a) }, try operand(0))
+        case "Sqrt": kind = .map({ a in a.squareRoot() }, try operand(0))
+        case "Square": kind = .map({ a in a * a }, try operand(0))
+        case "Log": kind = .map({ a in logf(a) }, try operand(0))
+        case "Reciprocal": kind = .map({ a in 1 / a }, try operand(0))
         case "Gelu": kind = .unary(.gelu(approximate: try c.bool("approximate", default: true)), try operand(0))
         case "Softmax": kind = .unary(.softmax(axis: try c.int("axis", default: -1)), try operand(0))
         case "LogSoftmax": kind = .unary(.logSoftmax(axis: try c.int("axis", default: -1)), try operand(0))
@@ -124,7 +125,12 @@ final class OpLayer: Layer {
         default:
             throw DLError.unsupported("\(c.context): Keras op '\(c.className)' is not supported")
         }
-        if case .unary = kind, call.args.count > 1 {
+        var elementwise = false
+        switch kind {
+        case .unary, .map: elementwise = true
+        default: break
+        }
+        if elementwise, call.args.count > 1 {
             throw c.unsupported("extra arguments", .array(Array(call.args.dropFirst().compactMap { if case .constant(let v) = $0 { return v } else { return nil } })))
         }
         for (key, value) in call.kwargs {
@@ -189,6 +195,8 @@ final class OpLayer: Layer {
                 throw DLError.shape("shapes \(shape(a, inputs).described) and \(shape(b, inputs).described) do not broadcast")
             }
             return [s]
+        case .map(_, let a):
+            return [shape(a, inputs)]
         case .unary(let f, let a):
             let s = shape(a, inputs)
             if case .softmax(let axis) = f { _ = try normalizeAxis(axis, rank: s.count) }
@@ -247,6 +255,10 @@ final class OpLayer: Layer {
         case .unary(let f, let a):
             var t = value(a, inputs)
             try f.apply(&t)
+            return [t]
+        case .map(let f, let a):
+            var t = value(a, inputs)
+            t.data.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = f(p[i]) } }
             return [t]
         case .reduce(let r, let axes, _):
             let x = inputs[0]
