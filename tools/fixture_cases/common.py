@@ -60,26 +60,13 @@ class Ctx:
 
 # --------------------------------------------------------------------------- model utilities
 
-def all_layers(model):
-    """Every layer, recursing into nested models (each layer object once)."""
+def all_layers(model, include_ops=False):
+    """Every layer, recursing into nested models (each layer object once), in model order.
+    include_ops adds (Keras 3) op layers such as x + 3.0 or keras.ops.mean, which are in a
+    functional model's `operations` but not in its `layers`."""
     seen = []
     def rec(m):
-        for l in m.layers:
-            if any(l is s for s in seen):
-                continue
-            seen.append(l)
-            if hasattr(l, "layers"):
-                rec(l)
-    rec(model)
-    return seen
-
-
-def _layers_and_ops(model):
-    """all_layers, plus (Keras 3) op layers such as x + 3.0 or keras.ops.mean, which are in a
-    functional model's `operations` but not in its `layers`; model order."""
-    seen = []
-    def rec(m):
-        ops = getattr(m, "operations", None)
+        ops = getattr(m, "operations", None) if include_ops else None
         for l in (ops if ops is not None else m.layers):
             if any(l is s for s in seen):
                 continue
@@ -92,7 +79,7 @@ def _layers_and_ops(model):
 
 def layer_classes(model):
     out = []
-    for l in _layers_and_ops(model):
+    for l in all_layers(model, include_ops=True):
         c = type(l).__name__
         if c == "InputLayer":
             continue
