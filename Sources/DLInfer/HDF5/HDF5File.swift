@@ -83,8 +83,6 @@ struct HDF5Group {
         }
     }
 
-    func has(_ relative: String) -> Bool { kind(of: relative) != nil }
-
     /// Names of the links in this group, in HDF5 name order.
     func children() throws -> [String] {
         try withHDF5 {

@@ -14,8 +14,6 @@ enum ActivationFunction: Equatable {
     /// Keras' ReLU layer: threshold, negative slope below it, optional cap.
     case reluGeneral(maxValue: Float?, negativeSlope: Float, threshold: Float)
 
-    var isIdentity: Bool { self == .linear }
-
     func apply(_ t: inout Tensor) throws {
         switch self {
         case .softmax(let axis): try softmaxAlong(&t, axis: axis, log: false)
