@@ -5,7 +5,9 @@
  *   - A dl_model is immutable once loaded. It may be shared by any number of threads; release it
  *     with dl_model_release() after every session created from it has been released.
  *   - A dl_session holds the activations of one run. Use a session from one thread at a time
- *     (one session per thread is the intended pattern).
+ *     (one session per thread is the intended pattern). A session plans its memory once per
+ *     distinct set of input shapes (it keeps the last 8 plans); a run with shapes it has planned
+ *     for allocates no memory.
  *   - Strings and arrays returned through dl_tensor_info from a model are owned by the model and
  *     stay valid until it is released. Output views returned by dl_session_output() are borrowed
  *     from the session and stay valid until its next dl_session_run() or its release; use
@@ -19,7 +21,8 @@
  *
  * Versioning
  *   DL_ABI_VERSION changes only additively; dl_abi_version() returns the value the library was
- *   built with, so a program can check it matches the header it was compiled against.
+ *   built with, so a program can check it is at least the header it was compiled against.
+ *   Version 2 added dl_session_options, dl_session_create_with_options and the profile calls.
  */
 #ifndef DLINFER_H
 #define DLINFER_H
@@ -31,7 +34,7 @@
 extern "C" {
 #endif
 
-#define DL_ABI_VERSION 1
+#define DL_ABI_VERSION 2
 #define DL_MAX_RANK 8
 
 typedef enum dl_status {
@@ -116,6 +119,35 @@ dl_status dl_model_output_info(const dl_model *model, size_t index, dl_tensor_in
 
 dl_status dl_session_create(const dl_model *model, dl_session **out_session);
 void dl_session_release(dl_session *session);
+
+/* Optional session settings: zero-initialise, set struct_size = sizeof(dl_session_options). */
+typedef struct dl_session_options {
+    uint32_t struct_size;
+    /* Nonzero: time every op of every run (two clock reads per op), for dl_session_profile_*. */
+    int32_t profile;
+} dl_session_options;
+
+/* dl_session_create with settings; options may be NULL (the defaults). */
+dl_status dl_session_create_with_options(const dl_model *model, const dl_session_options *options,
+                                         dl_session **out_session);
+
+/* Time spent in one op of the compiled model, summed over the profiled runs of the session's
+ * current input shapes. Strings are owned by the session and stay valid until the next
+ * dl_session_profile_count() on it or its release. */
+typedef struct dl_profile_entry {
+    const char *op;      /* the op and the algorithm it runs, e.g. "conv2d 3x3 im2col+gemm" */
+    const char *layers;  /* the Keras layer(s) it was made from, comma-separated */
+    double total_ms;     /* time summed over `runs` runs */
+    int64_t runs;
+    double flops;        /* floating-point operations per run (0 where not counted) */
+} dl_profile_entry;
+
+/* Takes a snapshot of the profile (slowest op first) and returns its number of entries; fails
+ * with DL_ERR_INVALID_ARGUMENT if the session was not created with profiling on. */
+dl_status dl_session_profile_count(dl_session *session, size_t *out_count);
+dl_status dl_session_profile_entry(const dl_session *session, size_t index, dl_profile_entry *out_entry);
+/* Zeroes the profile counters. */
+dl_status dl_session_profile_reset(dl_session *session);
 
 /* Runs the model on `input_count` inputs given in model input order. Every input's dtype and
  * shape must match the model's (any batch size >= 1, the same for all inputs). */

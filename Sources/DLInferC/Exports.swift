@@ -10,7 +10,7 @@ private let versionString: UnsafeMutablePointer<CChar> = strdup(dlinferVersion)!
 public func cVersion() -> UnsafePointer<CChar> { UnsafePointer(versionString) }
 
 @_cdecl("dl_abi_version")
-public func cABIVersion() -> Int32 { 1 }
+public func cABIVersion() -> Int32 { DL_ABI_VERSION }
 
 @_cdecl("dl_last_error")
 public func cLastError() -> UnsafePointer<CChar> { lastErrorPointer() }
@@ -99,9 +99,22 @@ public func cModelOutputInfo(_ model: OpaquePointer?, _ index: Int, _ out: Unsaf
 
 @_cdecl("dl_session_create")
 public func cSessionCreate(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> dl_status {
+    cSessionCreateWithOptions(model, nil, out)
+}
+
+@_cdecl("dl_session_create_with_options")
+public func cSessionCreateWithOptions(_ model: OpaquePointer?, _ options: UnsafePointer<dl_session_options>?,
+                                      _ out: UnsafeMutablePointer<OpaquePointer?>?) -> dl_status {
     guarded {
         guard let m = ModelHandle.from(model), let out else { throw invalid("dl_session_create: NULL argument") }
-        out.pointee = OpaquePointer(Unmanaged.passRetained(SessionHandle(m)).toOpaque())
+        var settings = SessionOptions()
+        if let options {
+            guard options.pointee.struct_size >= UInt32(MemoryLayout<dl_session_options>.size) else {
+                throw invalid("dl_session_create_with_options: options.struct_size is \(options.pointee.struct_size), expected \(MemoryLayout<dl_session_options>.size)")
+            }
+            settings.profile = options.pointee.profile != 0
+        }
+        out.pointee = OpaquePointer(Unmanaged.passRetained(SessionHandle(m, options: settings)).toOpaque())
     }
 }
 
@@ -115,47 +128,25 @@ public func cSessionRelease(_ session: OpaquePointer?) {
 public func cSessionRun(_ session: OpaquePointer?, _ count: Int, _ inputs: UnsafePointer<dl_input>?) -> dl_status {
     guarded {
         guard let s = SessionHandle.from(session) else { throw invalid("dl_session_run: session is NULL") }
-        s.clearOutputs()
         guard count == 0 || inputs != nil else { throw invalid("dl_session_run: inputs is NULL") }
-        var args: [(shape: [Int], data: InputData)] = []
-        for i in 0..<count {
-            let input = inputs![i]
-            guard input.rank >= 0 && input.rank <= Int32(DL_MAX_RANK) else { throw invalid("input \(i): rank \(input.rank) out of range") }
-            guard input.rank == 0 || input.shape != nil else { throw invalid("input \(i): shape is NULL") }
-            let shape = (0..<Int(input.rank)).map { Int(input.shape![$0]) }
-            var n = 1
-            for d in shape {
-                guard d >= 0 else { throw DLError(.shape, "input \(i): negative dimension in \(shape)") }
-                let (p, o) = n.multipliedReportingOverflow(by: d)
-                guard !o, p < 1 << 40 else { throw DLError(.shape, "input \(i): shape \(shape) is too large") }
-                n = p
+        guard count <= 1 << 16 else { throw invalid("dl_session_run: \(count) inputs") }
+        try withUnsafeTemporaryAllocation(of: RunInput.self, capacity: count) { buf in
+            for i in 0..<count {
+                let c = inputs![i]
+                buf.initializeElement(at: i, to: RunInput(data: c.data, dtype: Int32(bitPattern: c.dtype.rawValue), rank: Int(c.rank), shape: c.shape))
             }
-            guard n == 0 || input.data != nil else { throw invalid("input \(i): data is NULL") }
-            switch input.dtype {
-            case DL_FLOAT32:
-                let p = input.data?.assumingMemoryBound(to: Float.self)
-                args.append((shape, .float32(p.map { Array(UnsafeBufferPointer(start: $0, count: n)) } ?? [])))
-            case DL_INT32:
-                let p = input.data?.assumingMemoryBound(to: Int32.self)
-                args.append((shape, .int32(p.map { Array(UnsafeBufferPointer(start: $0, count: n)) } ?? [])))
-            default:
-                throw DLError(.dtype, "input \(i): unknown dtype \(input.dtype.rawValue)")
-            }
-        }
-        try s.session.run(args)
-        s.outputs = s.session.outputs.map { t in
-            let buf = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(t.count, 1))
-            _ = buf.initialize(from: t.data)
-            return (t.shape, buf)
+            try s.session.run(UnsafeBufferPointer(buf))
         }
     }
 }
 
-private func output(_ session: OpaquePointer?, _ index: Int, _ fn: String) throws -> (SessionHandle, (shape: [Int], data: UnsafeMutableBufferPointer<Float>)) {
+private func output(_ session: OpaquePointer?, _ index: Int, _ fn: String) throws -> (SessionHandle, OutputView) {
     guard let s = SessionHandle.from(session) else { throw invalid("\(fn): session is NULL") }
-    guard !s.outputs.isEmpty else { throw invalid("\(fn): no successful run yet") }
-    guard index >= 0 && index < s.outputs.count else { throw invalid("\(fn): output index \(index) out of range (model has \(s.outputs.count))") }
-    return (s, s.outputs[index])
+    guard let o = s.session.output(index) else {
+        if s.session.output(0) == nil { throw invalid("\(fn): no successful run yet") }
+        throw invalid("\(fn): output index \(index) out of range (model has \(s.session.outputCount))")
+    }
+    return (s, o)
 }
 
 @_cdecl("dl_session_output")
@@ -172,8 +163,8 @@ public func cSessionOutput(_ session: OpaquePointer?, _ index: Int, _ out: Unsaf
             let p = raw.bindMemory(to: Int64.self)
             for (i, d) in o.shape.enumerated() { p[i] = Int64(d) }
         }
-        v.data = UnsafePointer(o.data.baseAddress)
-        v.count = o.shape.reduce(1, *)
+        v.data = o.data
+        v.count = o.count
         out.pointee = v
     }
 }
@@ -182,10 +173,40 @@ public func cSessionOutput(_ session: OpaquePointer?, _ index: Int, _ out: Unsaf
 public func cSessionOutputCopy(_ session: OpaquePointer?, _ index: Int, _ buffer: UnsafeMutableRawPointer?, _ bytes: Int) -> dl_status {
     guarded {
         let (_, o) = try output(session, index, "dl_session_output_copy")
-        let count = o.shape.reduce(1, *)
         guard let buffer else { throw invalid("dl_session_output_copy: buffer is NULL") }
-        guard bytes >= count * 4 else { throw invalid("dl_session_output_copy: output \(index) needs \(count * 4) bytes, buffer has \(bytes)") }
-        buffer.copyMemory(from: o.data.baseAddress!, byteCount: count * 4)
+        guard bytes >= o.count * 4 else { throw invalid("dl_session_output_copy: output \(index) needs \(o.count * 4) bytes, buffer has \(bytes)") }
+        buffer.copyMemory(from: o.data, byteCount: o.count * 4)
+    }
+}
+
+@_cdecl("dl_session_profile_count")
+public func cSessionProfileCount(_ session: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> dl_status {
+    guarded {
+        guard let s = SessionHandle.from(session), let out else { throw invalid("dl_session_profile_count: NULL argument") }
+        guard s.session.options.profile else { throw invalid("dl_session_profile_count: the session was created without profiling") }
+        s.snapshotProfile()
+        out.pointee = s.profile.count
+    }
+}
+
+@_cdecl("dl_session_profile_entry")
+public func cSessionProfileEntry(_ session: OpaquePointer?, _ index: Int, _ out: UnsafeMutablePointer<dl_profile_entry>?) -> dl_status {
+    guarded {
+        guard let s = SessionHandle.from(session), let out else { throw invalid("dl_session_profile_entry: NULL argument") }
+        guard index >= 0 && index < s.profile.count else {
+            throw invalid("dl_session_profile_entry: index \(index) out of range (snapshot has \(s.profile.count))")
+        }
+        let e = s.profile[index]
+        out.pointee = dl_profile_entry(op: UnsafePointer(e.op), layers: UnsafePointer(e.layers), total_ms: e.entry.seconds * 1000,
+                                       runs: Int64(e.entry.runs), flops: e.entry.flopsPerRun)
+    }
+}
+
+@_cdecl("dl_session_profile_reset")
+public func cSessionProfileReset(_ session: OpaquePointer?) -> dl_status {
+    guarded {
+        guard let s = SessionHandle.from(session) else { throw invalid("dl_session_profile_reset: session is NULL") }
+        s.session.resetProfile()
     }
 }
 

@@ -24,24 +24,29 @@ final class ModelHandle {
     }
 }
 
-/// What a dl_session* points to. Outputs are copied into buffers the session owns, so borrowed
-/// pointers stay valid until the next run.
+/// What a dl_session* points to: the session (whose plans own the borrowed outputs) and the
+/// C strings of the last profile snapshot.
 final class SessionHandle {
     let model: ModelHandle
     let session: Session
-    var outputs: [(shape: [Int], data: UnsafeMutableBufferPointer<Float>)] = []
+    private(set) var profile: [(entry: ProfileEntry, op: UnsafeMutablePointer<CChar>, layers: UnsafeMutablePointer<CChar>)] = []
 
-    init(_ model: ModelHandle) {
+    init(_ model: ModelHandle, options: SessionOptions) {
         self.model = model
-        session = Session(model: model.model)
+        session = Session(model: model.model, options: options)
     }
 
-    func clearOutputs() {
-        outputs.forEach { $0.data.deallocate() }
-        outputs = []
+    func snapshotProfile() {
+        freeProfile()
+        profile = session.profile().map { ($0, strdup($0.op)!, strdup($0.layers.joined(separator: ", "))!) }
     }
 
-    deinit { clearOutputs() }
+    private func freeProfile() {
+        profile.forEach { free($0.op); free($0.layers) }
+        profile = []
+    }
+
+    deinit { freeProfile() }
 
     static func from(_ p: OpaquePointer?) -> SessionHandle? {
         guard let p else { return nil }

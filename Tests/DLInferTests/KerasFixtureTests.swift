@@ -19,7 +19,7 @@ import Testing
             case .int32(let v): return (a.shape, .int32(v))
             }
         }
-        let outputs = try model.run(inputs)
+        let outputs = try Session(model: model).run(inputs)
         try #require(outputs.count == m.outputs.count, "model gives \(outputs.count) outputs, Keras \(m.outputs.count)")
         for (i, f) in m.outputs.enumerated() {
             let ref = try NpyArray(path: "\(dir)/\(f)")

@@ -81,7 +81,7 @@ import Testing
         do {
             let m = try Model(path: path)
             let shape = m.inputs[0].shape.map { $0 < 0 ? 1 : $0 }
-            let y = try m.run([(shape, .float32([Float](repeating: 0.5, count: shape.reduce(1, *))))])
+            let y = try Session(model: m).run([(shape, .float32([Float](repeating: 0.5, count: shape.reduce(1, *))))])
             #expect(y[0].shape == m.outputs[0].shape.map { $0 < 0 ? 1 : $0 })
         } catch let e as DLError {
             #expect(!e.message.isEmpty)
@@ -158,7 +158,7 @@ import Testing
         let shape = model.inputs[0].shape.map { $0 < 0 ? 1 : $0 }
         let n = shape.reduce(1, *)
         func runError(_ inputs: [(shape: [Int], data: InputData)]) -> DLError? {
-            do { _ = try model.run(inputs); return nil } catch let e as DLError { return e } catch { return nil }
+            do { _ = try Session(model: model).run(inputs); return nil } catch let e as DLError { return e } catch { return nil }
         }
         #expect(runError([])?.kind == .shape)
         #expect(runError([(shape, .float32([Float](repeating: 0, count: n))), (shape, .float32([Float](repeating: 0, count: n)))])?.kind == .shape)
@@ -178,7 +178,7 @@ import Testing
         var x = [Float](repeating: 0.5, count: shape.reduce(1, *))
         x[0] = .nan
         x[1] = .infinity
-        let y = try model.run([(shape, .float32(x))])
+        let y = try Session(model: model).run([(shape, .float32(x))])
         #expect(y[0].data.contains { $0.isNaN }, "NaN input should reach the softmax output as in Keras")
     }
 }

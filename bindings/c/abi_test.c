@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
     snprintf(json, sizeof json, "%s/tf_keras_jw_seq_cnn/model.json", argv[1]);
     snprintf(weights, sizeof weights, "%s/tf_keras_jw_seq_cnn/weights.h5", argv[1]);
 
-    check(dl_abi_version() == DL_ABI_VERSION, "ABI version matches the header");
+    check(dl_abi_version() == DL_ABI_VERSION, "ABI version matches the header it was built with");
     check(strlen(dl_version()) > 0, "version string");
 
     dl_model *model = NULL;

@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s MODEL [--mode raw|unit|tf|caffe|torch] [--top K] IMAGE.jpg...\n", argv[0]);
         return 2;
     }
-    if (dl_abi_version() != DL_ABI_VERSION) {
+    if (dl_abi_version() < DL_ABI_VERSION) {
         fprintf(stderr, "classify: libdlinfer ABI %d, header %d\n", (int)dl_abi_version(), DL_ABI_VERSION);
         return 1;
     }

@@ -1,10 +1,10 @@
-/// Recognises a Keras file by its content and builds the Graph it describes:
+/// Recognises a Keras file by its content and builds the IR graph it describes:
 /// full-model HDF5 (every generation), `.keras` archives, or an architecture JSON plus a
 /// weights-only HDF5 file (legacy `save_weights` layout or Keras 3 `.weights.h5`).
 enum KerasLoader {
     static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    static func load(path: String, weightsPath: String?, kerasVersion: String?) throws -> Graph {
+    static func load(path: String, weightsPath: String?, kerasVersion: String?) throws -> IRGraph {
         let head = try readPrefix(path, count: 8)
         guard !head.isEmpty else { throw DLError.format("\(path): empty file") }
         if head == hdf5Signature {
@@ -29,7 +29,7 @@ enum KerasLoader {
         throw DLError.format("\(path): not a Keras model file (expected HDF5 .h5, a .keras archive, or an architecture JSON)")
     }
 
-    private static func loadFullHDF5(_ path: String, kerasVersion: String?) throws -> Graph {
+    private static func loadFullHDF5(_ path: String, kerasVersion: String?) throws -> IRGraph {
         let file = try HDF5File(path: path)
         let root = file.root
         guard let configText = try root.stringAttribute("model_config") else {
@@ -46,7 +46,7 @@ enum KerasLoader {
         }
     }
 
-    private static func loadArchive(_ bytes: [UInt8], label: String, kerasVersion: String?) throws -> Graph {
+    private static func loadArchive(_ bytes: [UInt8], label: String, kerasVersion: String?) throws -> IRGraph {
         let zip = try ZipArchive(bytes: bytes, label: label)
         guard let configBytes = try zip.read("config.json") else {
             throw DLError.format("\(label): zip archive without config.json is not a .keras model")
@@ -67,7 +67,7 @@ enum KerasLoader {
         }
     }
 
-    private static func loadJSONWithWeights(_ bytes: [UInt8], label: String, weightsPath: String, kerasVersion: String?) throws -> Graph {
+    private static func loadJSONWithWeights(_ bytes: [UInt8], label: String, weightsPath: String, kerasVersion: String?) throws -> IRGraph {
         let config = try withContext(label) { try JSON.parse(bytes) }
         let head = try readPrefix(weightsPath, count: 8)
         guard head == hdf5Signature else { throw DLError.format("\(weightsPath): not an HDF5 weights file") }

@@ -99,8 +99,8 @@ struct LayerConfig {
         return p
     }
 
-    func activation(_ key: String = "activation") throws -> ActivationFunction {
-        guard let v = self[key] else { return .linear }
+    func activation(_ key: String = "activation") throws -> ActivationSpec {
+        guard let v = self[key] else { return .elementwise(.linear) }
         var nameValue = v
         if let o = v.object {
             // Keras 3 may serialise an activation as {"module": "keras.activations", "class_name": "function", "config": "relu"}.
@@ -109,24 +109,34 @@ struct LayerConfig {
             else { throw unsupported(key, v) }
         }
         guard let name = nameValue.string else { throw unsupported(key, v) }
-        guard let f = ActivationFunction.named(name, semantics: semantics) else {
+        guard let f = ActivationSpec.named(name, semantics: semantics) else {
             throw DLError.unsupported("\(context): activation '\(name)' is not supported")
         }
         return f
     }
 }
 
-extension ActivationFunction {
+extension ActivationSpec {
     /// Built-in Keras activation strings, with the meaning of the Keras generation in `semantics`.
-    static func named(_ name: String, semantics: KerasSemantics) -> ActivationFunction? {
+    static func named(_ name: String, semantics: KerasSemantics) -> ActivationSpec? {
+        switch name {
+        case "softmax": return .softmax(axis: -1, log: false)
+        case "log_softmax": return .softmax(axis: -1, log: true)
+        case "glu": return .glu(axis: -1)
+        case "sparsemax": return .sparsemax(axis: -1)
+        default: return Activation.named(name, semantics: semantics).map { .elementwise($0) }
+        }
+    }
+}
+
+extension Activation {
+    static func named(_ name: String, semantics: KerasSemantics) -> Activation? {
         switch name {
         case "linear", "None": return .linear
         case "relu": return .relu
         case "relu6": return .relu6
         case "sigmoid": return .sigmoid
         case "tanh": return .tanh
-        case "softmax": return .softmax(axis: -1)
-        case "log_softmax": return .logSoftmax(axis: -1)
         case "elu": return .elu(alpha: 1)
         case "selu": return .selu
         case "softplus": return .softplus
@@ -139,14 +149,12 @@ extension ActivationFunction {
         case "hard_sigmoid": return semantics.isKeras3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2
         case "hard_swish", "hard_silu": return .hardSwish
         case "celu": return .celu(alpha: 1)
-        case "glu": return .glu(axis: -1)
         case "hard_shrink": return .hardShrink(threshold: 0.5)
         case "soft_shrink": return .softShrink(threshold: 0.5)
         case "hard_tanh": return .hardTanh
         case "log_sigmoid": return .logSigmoid
         case "sparse_plus": return .sparsePlus
         case "sparse_sigmoid": return .sparseSigmoid
-        case "sparsemax": return .sparsemax(axis: -1)
         case "squareplus": return .squareplus(b: 4)
         case "tanh_shrink": return .tanhShrink
         default: return nil

@@ -1,11 +1,11 @@
 /// Turns a Keras model config (Sequential or functional, any generation) plus a weight store
-/// into a validated Graph. Nested models become GraphLayers with their own weight scope.
+/// into the IR. Nested models are built with their own weight scope and inlined where called.
 struct KerasModelBuilder {
     let semantics: KerasSemantics
 
     static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
 
-    func build(model: JSON, weights: WeightStore) throws -> Graph {
+    func build(model: JSON, weights: WeightStore) throws -> IRGraph {
         guard let className = model["class_name"]?.string else {
             throw DLError.format("model config has no 'class_name'")
         }
@@ -13,14 +13,20 @@ struct KerasModelBuilder {
             throw DLError.unsupported("model class '\(className)' is not supported (Sequential and functional models are)")
         }
         guard let config = model["config"] else { throw DLError.format("model config has no 'config'") }
-        return try buildModel(className: className, config: config, weights: weights, fallbackName: "model")
+        var g = IRGraph(name: "model")
+        try buildModel(className: className, config: config, weights: weights, fallbackName: "model", into: &g)
+        return g
     }
 
-    private func buildModel(className: String, config: JSON, weights: WeightStore, fallbackName: String) throws -> Graph {
+    private func buildModel(className: String, config: JSON, weights: WeightStore, fallbackName: String, into g: inout IRGraph) throws {
         if className == "Sequential" {
-            return try buildSequential(config, weights: weights, fallbackName: fallbackName)
+            try buildSequential(config, weights: weights, fallbackName: fallbackName, into: &g)
+        } else {
+            try buildFunctional(config, weights: weights, fallbackName: fallbackName, into: &g)
         }
-        return try buildFunctional(config, weights: weights, fallbackName: fallbackName)
+        for (i, v) in g.outputs.enumerated() where g.values[v].type != .f32 {
+            g.outputs[i] = try g.add(.castToFloat, [v], origin: g.outputNames[i])
+        }
     }
 
     // MARK: Layers
@@ -32,12 +38,20 @@ struct KerasModelBuilder {
         return LayerConfig(className: className, name: name, json: cfg, semantics: semantics)
     }
 
-    private func makeLayer(_ entry: JSON, weights: WeightStore) throws -> Layer {
+    private func makeLayer(_ entry: JSON, weights: WeightStore, graph: inout IRGraph) throws -> LayerEmitter {
         let c = try layerConfig(entry)
         if Self.modelClasses.contains(c.className) {
-            let graph = try buildModel(className: c.className, config: entry["config"] ?? .object([:]),
-                                       weights: try weights.nested(c.name), fallbackName: c.name)
-            return GraphLayer(graph: graph, className: c.className)
+            // Built on the caller's constant pool, so the inlined nodes' constant ids stay valid.
+            var sub = IRGraph(name: c.name)
+            sub.constants = graph.constants
+            try buildModel(className: c.className, config: entry["config"] ?? .object([:]),
+                           weights: try weights.nested(c.name), fallbackName: c.name, into: &sub)
+            graph.constants = sub.constants
+            sub.name = c.name
+            let model = sub
+            return LayerEmitter(name: c.name, className: c.className, outputCount: model.outputs.count) { g, ins in
+                try g.inline(model, inputs: ins)
+            }
         }
         if Self.isKeras3Op(entry) {
             throw DLError.unsupported("\(c.context): Keras op '\(c.className)' used outside a functional model")
@@ -46,7 +60,7 @@ struct KerasModelBuilder {
             throw DLError.unsupported("\(c.context): layer class '\(c.className)' is not supported")
         }
         try checkDTypePolicy(c)
-        return try factory(c, try weights.layer(c.name))
+        return try factory(c, try weights.layer(c.name), &graph)
     }
 
     private func checkDTypePolicy(_ c: LayerConfig) throws {
@@ -79,7 +93,7 @@ struct KerasModelBuilder {
 
     // MARK: Sequential
 
-    private func buildSequential(_ config: JSON, weights: WeightStore, fallbackName: String) throws -> Graph {
+    private func buildSequential(_ config: JSON, weights: WeightStore, fallbackName: String, into g: inout IRGraph) throws {
         // Keras 2.0 wrote a Sequential config as the bare list of layers.
         let layers = config.array ?? config["layers"]?.array ?? []
         let name = config["name"]?.string ?? fallbackName
@@ -101,16 +115,20 @@ struct KerasModelBuilder {
         }
         let weights = weights.bound(to: try entries.map { e in let c = try layerConfig(e); return (c.name, c.className) },
                                     includesInputs: false)
-        var nodes: [Graph.Node] = []
-        var value = 0
+        g.name = name
+        var value = g.addInput(port)
+        var outName = port.0
         for entry in entries {
-            let layer = try makeLayer(entry, weights: weights)
-            nodes.append(Graph.Node(layer: layer, inputs: [value], outputs: [value + 1]))
-            value += 1
+            let layer = try makeLayer(entry, weights: weights, graph: &g)
+            let outs = try withContext(layer.context) { try layer.emit(&g, [value]) }
+            guard outs.count == 1 else {
+                throw DLError.shape("\(layer.context) yields \(outs.count) outputs; a Sequential layer must yield one")
+            }
+            value = outs[0]
+            outName = layer.name
         }
-        let outName = nodes.last.map { $0.layer.name } ?? port.0
-        return try Graph(name: name, nodes: nodes, inputValues: [0], inputPorts: [port],
-                         outputValues: [value], outputNames: [outName], valueCount: value + 1)
+        g.outputs = [value]
+        g.outputNames = [outName]
     }
 
     // MARK: Functional
@@ -159,33 +177,34 @@ struct KerasModelBuilder {
         }
     }
 
-    private func buildFunctional(_ config: JSON, weights: WeightStore, fallbackName: String) throws -> Graph {
+    private func buildFunctional(_ config: JSON, weights: WeightStore, fallbackName: String, into g: inout IRGraph) throws {
         let name = config["name"]?.string ?? fallbackName
+        g.name = name
         guard let entries = config["layers"]?.array else { throw DLError.format("model '\(name)' has no layers") }
         let weights = weights.bound(to: try entries.map { e in let c = try layerConfig(e); return (c.name, c.className) },
                                     includesInputs: true)
         var values: [TensorRef: Int] = [:]
-        var valueCount = 0
         var inputValueOf: [String: Int] = [:]
         var inputPorts: [String: (String, Bool, Shape)] = [:]
-        struct Pending { let layer: Layer; let node: Int; let inputs: [TensorRef] }
+        struct Pending { let layer: LayerEmitter; let node: Int; let inputs: [TensorRef] }
         var pending: [Pending] = []
         var outputNodeOffset: [String: Int] = [:]
 
         for entry in entries {
             let c = try layerConfig(entry)
             if c.className == "InputLayer" {
-                inputPorts[c.name] = try inputPort(c)
-                values[TensorRef(layer: c.name, node: 0, index: 0)] = valueCount
-                inputValueOf[c.name] = valueCount
-                valueCount += 1
+                let port = try inputPort(c)
+                inputPorts[c.name] = port
+                let v = g.newValue(port.1 ? .i32 : .f32, port.2)
+                inputValueOf[c.name] = v
+                values[TensorRef(layer: c.name, node: 0, index: 0)] = port.1 ? try g.add(.castToFloat, [v], origin: c.name) : v
                 continue
             }
             if Self.isKeras3Op(entry) {
                 // An op's constants live in its call arguments: one layer per call.
                 for (k, node) in (entry["inbound_nodes"]?.array ?? []).enumerated() {
                     let call = try OpCall(keras3Node: node, layer: c.name)
-                    let op = try withContext(c.context) { try OpLayer.make(c, call: call) }
+                    let op = try withContext(c.context) { try OpLayers.make(c, call: call) }
                     pending.append(Pending(layer: op, node: k, inputs: call.refs))
                 }
                 continue
@@ -197,9 +216,9 @@ struct KerasModelBuilder {
                 }
                 continue
             }
-            let layer = try makeLayer(entry, weights: weights)
+            let layer = try makeLayer(entry, weights: weights, graph: &g)
             let nodes = entry["inbound_nodes"]?.array ?? []
-            if layer is GraphLayer, nodes.first?.object != nil, c.className != "Sequential" { outputNodeOffset[c.name] = 1 }
+            if Self.modelClasses.contains(c.className), nodes.first?.object != nil, c.className != "Sequential" { outputNodeOffset[c.name] = 1 }
             let offset = nodeIndexOffset(entry, kerasFormat3: nodes.first?.object != nil)
             for (k, node) in nodes.enumerated() {
                 pending.append(Pending(layer: layer, node: k + offset, inputs: try nodeInputs(node, layer: c.name)))
@@ -207,18 +226,17 @@ struct KerasModelBuilder {
         }
 
         // Config order need not be topological: place each call once its inputs exist.
-        var nodes: [Graph.Node] = []
         while !pending.isEmpty {
             var progressed = false
             var rest: [Pending] = []
             for p in pending {
                 let ins = p.inputs.compactMap { values[$0] }
                 guard ins.count == p.inputs.count else { rest.append(p); continue }
-                let outShapesCount = try outputCount(of: p.layer)
-                let outs = Array(valueCount..<(valueCount + outShapesCount))
-                valueCount += outShapesCount
+                let outs = try withContext(p.layer.context) { try p.layer.emit(&g, ins) }
+                guard outs.count == p.layer.outputCount else {
+                    throw DLError(.internal, "\(p.layer.context) emitted \(outs.count) outputs, expected \(p.layer.outputCount)")
+                }
                 for (i, v) in outs.enumerated() { values[TensorRef(layer: p.layer.name, node: p.node, index: i)] = v }
-                nodes.append(Graph.Node(layer: p.layer, inputs: ins, outputs: outs))
                 progressed = true
             }
             pending = rest
@@ -246,9 +264,10 @@ struct KerasModelBuilder {
             seen[r.layer, default: 0] += 1
             return seen[r.layer]! == 1 ? r.layer : "\(r.layer)_\(seen[r.layer]! - 1)"
         }
-        return try Graph(name: name, nodes: nodes, inputValues: inputValues,
-                         inputPorts: ins.map { inputPorts[$0.layer]! },
-                         outputValues: outputValues, outputNames: outputNames, valueCount: valueCount)
+        g.inputs = inputValues
+        g.inputNames = ins.map { inputPorts[$0.layer]!.0 }
+        g.outputs = outputValues
+        g.outputNames = outputNames
     }
 
     /// Keras 3 serialises functional-API ops (x + 3.0, ops.mean...) as entries from keras.src.ops
@@ -270,8 +289,4 @@ struct KerasModelBuilder {
         return first["class_name"]?.string == "InputLayer" || first["config"]?["batch_input_shape"] != nil ? 1 : 0
     }
 
-    private func outputCount(of layer: Layer) throws -> Int {
-        if let g = layer as? GraphLayer { return g.graph.outputValues.count }
-        return 1
-    }
 }

@@ -1,7 +1,7 @@
 /// tf.keras / tf_keras record TensorFlow functions applied to Keras tensors as TFOpLambda
 /// (and SlicingOpLambda) layers: {"function": "math.add"}, with the call in the node as
 /// [first_tensor_or_"_CONSTANT_VALUE", node, index_or_value, {kwargs}]. They are translated to the
-/// Keras 3 op they compute and built by OpLayer.
+/// Keras 3 op they compute and emitted by OpLayers.
 enum TFOpLambda {
     static let classNames: Set<String> = ["TFOpLambda", "SlicingOpLambda"]
 
@@ -35,7 +35,7 @@ enum TFOpLambda {
     /// Keyword arguments that change nothing at inference.
     static let ignoredKeys: Set<String> = ["name", "conjugate"]
 
-    static func make(_ c: LayerConfig, node: JSON) throws -> (Layer, [TensorRef]) {
+    static func make(_ c: LayerConfig, node: JSON) throws -> (LayerEmitter, [TensorRef]) {
         let function = try c.string("function")
         guard let target = functions[function] else {
             throw DLError.unsupported("\(c.context): TensorFlow function tf.\(function) is not supported")
@@ -85,7 +85,7 @@ enum TFOpLambda {
         }
         call.refs = refs
         let op = LayerConfig(className: target.op, name: c.name, json: config, semantics: c.semantics)
-        let layer = try withContext("\(c.context) [tf.\(function)]") { try OpLayer.make(op, call: call) }
+        let layer = try withContext("\(c.context) [tf.\(function)]") { try OpLayers.make(op, call: call) }
         return (layer, refs)
     }
 }

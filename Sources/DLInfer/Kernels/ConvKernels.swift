@@ -9,8 +9,10 @@ struct AxisGeometry {
 
     var effectiveKernel: Int { (kernel - 1) * dilation + 1 }
 
-    /// TensorFlow's VALID/SAME (and Keras' causal) conventions. `input` may be -1 (unknown).
-    static func make(input: Int, kernel: Int, stride: Int, dilation: Int, padding: Padding) -> AxisGeometry {
+    /// TensorFlow's VALID/SAME (and Keras' causal) conventions, or explicit padding amounts.
+    /// `input` may be -1 (unknown).
+    static func make(input: Int, kernel: Int, stride: Int, dilation: Int, padding: PaddingSpec,
+                     explicit: (Int, Int) = (0, 0)) -> AxisGeometry {
         let eff = (kernel - 1) * dilation + 1
         guard input >= 0 else {
             return AxisGeometry(input: -1, kernel: kernel, stride: stride, dilation: dilation, padBefore: 0, output: -1)
@@ -19,6 +21,10 @@ struct AxisGeometry {
         case .valid:
             let out = input >= eff ? (input - eff) / stride + 1 : 0
             return AxisGeometry(input: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: 0, output: out)
+        case .explicit:
+            let padded = input + explicit.0 + explicit.1
+            let out = padded >= eff ? (padded - eff) / stride + 1 : 0
+            return AxisGeometry(input: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: explicit.0, output: out)
         case .same:
             let out = (input + stride - 1) / stride
             let total = max((out - 1) * stride + eff - input, 0)
@@ -30,8 +36,17 @@ struct AxisGeometry {
     }
 }
 
+/// The padding option of Keras convolution and pooling configs.
 enum Padding: String {
     case valid, same, causal
+
+    var spec: PaddingSpec {
+        switch self {
+        case .valid: return .valid
+        case .same: return .same
+        case .causal: return .causal
+        }
+    }
 }
 
 /// Gathers the receptive fields of one image ([H, W, C] at `input`) for channels

@@ -1,5 +1,10 @@
 import CBLAS
 
+/// OpenBLAS runs single-threaded inside dlinfer: its threaded GEMM allocates on every call
+/// (which a planned run must not) and its threads would oversubscribe the cores when several
+/// sessions run at once. Parallelism is the sessions' business. Set once, before the first GEMM.
+let pinOpenBLASToOneThread: Void = openblas_set_num_threads(1)
+
 /// Row-major single-precision GEMM through OpenBLAS:
 /// C[m, n] = A[m, k] · B[k, n] (+ beta·C), with optional transposes and leading dimensions.
 @inline(__always)

@@ -1,4 +1,4 @@
-enum PoolKind { case max, average }
+
 
 /// Max or average pooling of one image [H, W, C] -> [OH, OW, C]. Average pooling divides by
 /// the number of in-bounds taps (TensorFlow's SAME semantics: padding is not counted).

@@ -2,19 +2,16 @@
 /// antialiasing: tf.image.resize(method="bilinear", antialias=False).
 func resizeBilinear(_ input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
                     outHeight: Int, outWidth: Int, out: UnsafeMutablePointer<Float>) {
-    struct Tap { let lo: Int; let hi: Int; let frac: Float }
-    func taps(_ inSize: Int, _ outSize: Int) -> [Tap] {
-        let scale = Float(inSize) / Float(outSize)
-        return (0..<outSize).map { o in
-            let x = (Float(o) + 0.5) * scale - 0.5
-            let f = x.rounded(.down)
-            return Tap(lo: max(Int(f), 0), hi: min(Int(x.rounded(.up)), inSize - 1), frac: x - f)
-        }
+    @inline(__always) func tap(_ o: Int, _ inSize: Int, _ outSize: Int) -> (lo: Int, hi: Int, frac: Float) {
+        let x = (Float(o) + 0.5) * (Float(inSize) / Float(outSize)) - 0.5
+        let f = x.rounded(.down)
+        return (max(Int(f), 0), min(Int(x.rounded(.up)), inSize - 1), x - f)
     }
-    let ys = taps(height, outHeight), xs = taps(width, outWidth)
-    for (oy, ty) in ys.enumerated() {
+    for oy in 0..<outHeight {
+        let ty = tap(oy, height, outHeight)
         let top = input + ty.lo * width * channels, bottom = input + ty.hi * width * channels
-        for (ox, tx) in xs.enumerated() {
+        for ox in 0..<outWidth {
+            let tx = tap(ox, width, outWidth)
             let dst = out + (oy * outWidth + ox) * channels
             for c in 0..<channels {
                 let tl = top[tx.lo * channels + c], tr = top[tx.hi * channels + c]

@@ -1,60 +1,30 @@
 /// The small helper layers keras.applications architectures define for themselves, supported by
 /// class name as those architectures save them: CustomScaleLayer (InceptionResNetV2),
-/// LayerScale and StochasticDepth (ConvNeXt).
-
-/// CustomScaleLayer(scale)([x, r]) = x + r * scale.
-final class CustomScaleLayer: Layer {
-    let name: String
-    let className = "CustomScaleLayer"
-    let scale: Float
-
-    init(name: String, scale: Float) {
-        self.name = name
-        self.scale = scale
-    }
-
-    static func make(_ c: LayerConfig, _ w: StoredWeights) throws -> Layer {
+/// LayerScale and StochasticDepth (ConvNeXt, an inference identity).
+enum ApplicationHelperLayers {
+    /// CustomScaleLayer(scale)([x, r]) = x + r * scale.
+    static func customScale(_ c: LayerConfig, _ w: StoredWeights, _ g: inout IRGraph) throws -> LayerEmitter {
         _ = try w.take([], for: c)
-        return CustomScaleLayer(name: c.name, scale: try c.float("scale"))
-    }
-
-    func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
-        guard inputs.count == 2, let s = broadcastShape(inputs[0], inputs[1]) else {
-            throw DLError.shape("expects 2 inputs of matching shapes, got \(inputs.map { $0.described })")
+        let scale = try c.float("scale")
+        return LayerEmitter(name: c.name, className: c.className) { g, ins in
+            guard ins.count == 2 else { throw DLError.shape("expects 2 inputs, got \(ins.count)") }
+            return [try g.add(.binary(.addScaled(scale)), ins, origin: c.name)]
         }
-        return [s]
     }
 
-    func forward(_ inputs: [Tensor]) throws -> [Tensor] {
-        let s = scale
-        return [try broadcastBinary(inputs[0], inputs[1]) { $0 + $1 * s }]
-    }
-}
-
-/// LayerScale: x * gamma, gamma over the last axis.
-final class LayerScale: UnaryLayer {
-    let name: String
-    let className = "LayerScale"
-    let gamma: Tensor
-
-    init(name: String, gamma: Tensor) {
-        self.name = name
-        self.gamma = gamma
-    }
-
-    static func make(_ c: LayerConfig, _ w: StoredWeights) throws -> Layer {
+    /// LayerScale: x * gamma, gamma over the last axis.
+    static func layerScale(_ c: LayerConfig, _ w: StoredWeights, _ g: inout IRGraph) throws -> LayerEmitter {
         let t = try w.take(["gamma"], for: c)
         let dim = try c.int("projection_dim")
         try requireShape(t[0], [dim], "gamma", c)
-        return LayerScale(name: c.name, gamma: t[0])
-    }
-
-    func outputShape(_ input: Shape) throws -> Shape {
-        guard let last = input.last, dimsAgree(last, gamma.count) else {
-            throw DLError.shape("gamma of \(gamma.count) values does not fit input \(input.described)")
+        let gamma = t[0]
+        return LayerEmitter(name: c.name, className: c.className) { g, ins in
+            guard ins.count == 1 else { throw DLError.shape("expects 1 input, got \(ins.count)") }
+            guard let last = g.values[ins[0]].shape.last, dimsAgree(last, gamma.count) else {
+                throw DLError.shape("gamma of \(gamma.count) values does not fit input \(g.values[ins[0]].shape.described)")
+            }
+            let k = g.constantValue(ConstTensor(shape: gamma.shape, data: gamma.data))
+            return [try g.add(.binary(.multiply), [ins[0], k], origin: c.name)]
         }
-        return input
     }
-
-    func forward(_ x: Tensor) throws -> Tensor { try broadcastBinary(x, gamma, *) }
 }

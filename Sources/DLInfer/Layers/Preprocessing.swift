@@ -1,6 +1,6 @@
 /// Rescaling and Normalization preprocessing layers, both per-channel affine maps at inference.
-extension AxisAffineLayer {
-    static func makeRescaling(_ c: LayerConfig, _ w: StoredWeights) throws -> Layer {
+enum PreprocessingLayers {
+    static func rescaling(_ c: LayerConfig, _ w: StoredWeights, _ g: inout IRGraph) throws -> LayerEmitter {
         _ = try w.take([], for: c)
         func values(_ key: String, _ d: Float) throws -> [Float] {
             guard let v = c[key] else { return [d] }
@@ -14,15 +14,15 @@ extension AxisAffineLayer {
             else if offset.count == 1 { offset = [Float](repeating: offset[0], count: scale.count) }
             else { throw c.error("scale and offset lengths differ") }
         }
-        return AxisAffineLayer(name: c.name, className: c.className, axis: -1, scale: scale, shift: offset)
+        return .op(c, .affine(AffineParams(axis: -1, scale: g.addConstant(ConstTensor(shape: [scale.count], data: scale)),
+                                           shift: g.addConstant(ConstTensor(shape: [offset.count], data: offset)))))
     }
 
     /// Normalization: (x - mean) / max(sqrt(variance), 1e-7), or its inverse with invert=True.
-    static func makeNormalization(_ c: LayerConfig, _ w: StoredWeights) throws -> Layer {
-        let axis = try singleAxis(c, default: -1)
+    static func normalization(_ c: LayerConfig, _ w: StoredWeights, _ g: inout IRGraph) throws -> LayerEmitter {
+        let axis = try NormalizationLayers.singleAxis(c, default: -1)
         var mean: [Float], variance: [Float]
         func list(_ v: JSON) throws -> [Float] {
-            if let n = v.number { return [Float(n)] }
             func flat(_ j: JSON) throws -> [Float] {
                 if let n = j.number { return [Float(n)] }
                 if let a = j.array { return try a.flatMap(flat) }
@@ -53,6 +53,7 @@ extension AxisAffineLayer {
                 scale[i] = 1 / sd; shift[i] = -mean[i] / sd
             }
         }
-        return AxisAffineLayer(name: c.name, className: c.className, axis: axis, scale: scale, shift: shift)
+        return .op(c, .affine(AffineParams(axis: axis, scale: g.addConstant(ConstTensor(shape: [scale.count], data: scale)),
+                                           shift: g.addConstant(ConstTensor(shape: [shift.count], data: shift)))))
     }
 }

@@ -9,8 +9,8 @@
 The library is found from $DLINFER_LIB, then the package's build tree (.build/release, .build/debug).
 """
 from ._library import DLInferError, library_path, version
-from ._model import Model, TensorInfo
+from ._model import Model, ProfileEntry, TensorInfo
 from ._image import load_image, decode_image, PREPROCESS_MODES
 
-__all__ = ["Model", "TensorInfo", "DLInferError", "load_image", "decode_image", "PREPROCESS_MODES",
+__all__ = ["Model", "ProfileEntry", "TensorInfo", "DLInferError", "load_image", "decode_image", "PREPROCESS_MODES",
            "library_path", "version"]

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 MAX_RANK = 8
+ABI_VERSION = 2  # DL_ABI_VERSION of the include/dlinfer.h these bindings follow
 FLOAT32, INT32 = 1, 2
 
 STATUS_NAMES = {
@@ -35,6 +36,15 @@ class OutputViewC(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int), ("rank", ctypes.c_int32),
                 ("shape", ctypes.c_int64 * MAX_RANK), ("data", ctypes.POINTER(ctypes.c_float)),
                 ("count", ctypes.c_size_t)]
+
+
+class SessionOptionsC(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("profile", ctypes.c_int32)]
+
+
+class ProfileEntryC(ctypes.Structure):
+    _fields_ = [("op", ctypes.c_char_p), ("layers", ctypes.c_char_p), ("total_ms", ctypes.c_double),
+                ("runs", ctypes.c_int64), ("flops", ctypes.c_double)]
 
 
 class LoadOptionsC(ctypes.Structure):
@@ -73,6 +83,10 @@ def _declare(lib):
         "dl_model_input_info": (ctypes.c_int, [vp, ctypes.c_size_t, P(TensorInfoC)]),
         "dl_model_output_info": (ctypes.c_int, [vp, ctypes.c_size_t, P(TensorInfoC)]),
         "dl_session_create": (ctypes.c_int, [vp, P(vp)]),
+        "dl_session_create_with_options": (ctypes.c_int, [vp, P(SessionOptionsC), P(vp)]),
+        "dl_session_profile_count": (ctypes.c_int, [vp, P(ctypes.c_size_t)]),
+        "dl_session_profile_entry": (ctypes.c_int, [vp, ctypes.c_size_t, P(ProfileEntryC)]),
+        "dl_session_profile_reset": (ctypes.c_int, [vp]),
         "dl_session_release": (None, [vp]),
         "dl_session_run": (ctypes.c_int, [vp, ctypes.c_size_t, P(InputC)]),
         "dl_session_output": (ctypes.c_int, [vp, ctypes.c_size_t, P(OutputViewC)]),
@@ -96,8 +110,8 @@ def lib():
     global _lib
     if _lib is None:
         _lib = _declare(ctypes.CDLL(str(library_path())))
-        if _lib.dl_abi_version() != 1:
-            raise OSError("libdlinfer.so ABI version %d, these bindings need 1" % _lib.dl_abi_version())
+        if _lib.dl_abi_version() < ABI_VERSION:
+            raise OSError("libdlinfer.so ABI version %d, these bindings need %d" % (_lib.dl_abi_version(), ABI_VERSION))
     return _lib
 
 

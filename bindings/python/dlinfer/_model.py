@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._library import (FLOAT32, INT32, InputC, LoadOptionsC, OutputViewC, TensorInfoC, check, lib)
+from ._library import (FLOAT32, INT32, InputC, LoadOptionsC, OutputViewC, ProfileEntryC, SessionOptionsC, TensorInfoC,
+                       check, lib)
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,15 @@ class TensorInfo:
     name: str
     dtype: np.dtype
     shape: tuple  # None for dimensions fixed at run time (the batch)
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    op: str          # the op and its algorithm
+    layers: str      # the Keras layer(s) it came from
+    total_ms: float  # summed over `runs` runs
+    runs: int
+    flops: float     # per run (0 where not counted)
 
 
 def _info(c):
@@ -25,10 +35,11 @@ class Model:
 
     Model(path) loads a full-model .h5 or a .keras archive; Model(json_path, weights_path=...)
     loads an architecture JSON with a save_weights() file. keras_version chooses version-dependent
-    semantics when the file does not record it.
+    semantics when the file does not record it. profile=True times every op of every run (read
+    with profile() / profile_table()).
     """
 
-    def __init__(self, path, weights_path=None, keras_version=None):
+    def __init__(self, path, weights_path=None, keras_version=None, profile=False):
         self._lib = lib()
         self._model = ctypes.c_void_p()
         self._session = ctypes.c_void_p()
@@ -38,7 +49,8 @@ class Model:
             opts = LoadOptionsC(ctypes.sizeof(LoadOptionsC), str(keras_version).encode())
         check(self._lib.dl_model_load(str(path).encode(), None if weights_path is None else str(weights_path).encode(),
                                       ctypes.byref(opts) if opts is not None else None, ctypes.byref(self._model)))
-        check(self._lib.dl_session_create(self._model, ctypes.byref(self._session)))
+        sopts = SessionOptionsC(ctypes.sizeof(SessionOptionsC), 1 if profile else 0)
+        check(self._lib.dl_session_create_with_options(self._model, ctypes.byref(sopts), ctypes.byref(self._session)))
         n = ctypes.c_size_t()
         info = TensorInfoC()
         check(self._lib.dl_model_input_count(self._model, ctypes.byref(n)))
@@ -126,6 +138,34 @@ class Model:
                 check(self._lib.dl_session_output_copy(self._session, i, y.ctypes.data, y.nbytes))
                 out.append(y)
         return out
+
+    def profile(self):
+        """Per-op times of the runs so far (with the last input shapes), slowest first."""
+        if self._session is None:
+            raise ValueError("model is closed")
+        with self._lock:
+            n = ctypes.c_size_t()
+            check(self._lib.dl_session_profile_count(self._session, ctypes.byref(n)))
+            e = ProfileEntryC()
+            out = []
+            for i in range(n.value):
+                check(self._lib.dl_session_profile_entry(self._session, i, ctypes.byref(e)))
+                out.append(ProfileEntry(e.op.decode(), e.layers.decode(), e.total_ms, e.runs, e.flops))
+        return out
+
+    def reset_profile(self):
+        check(self._lib.dl_session_profile_reset(self._session))
+
+    def profile_table(self, top=None):
+        """The profile as text: op, time per run, share, GFLOP/s, Keras layers."""
+        entries = self.profile()
+        total = sum(e.total_ms for e in entries) or 1.0
+        lines = ["%-34s %10s %7s %9s  %s" % ("op", "ms/run", "share", "GFLOP/s", "layers")]
+        for e in entries[:top]:
+            per = e.total_ms / max(e.runs, 1)
+            gflops = e.flops / (per * 1e6) if per > 0 and e.flops else 0.0
+            lines.append("%-34s %10.4f %6.1f%% %9.1f  %s" % (e.op[:34], per, 100 * e.total_ms / total, gflops, e.layers))
+        return "\n".join(lines)
 
     def __call__(self, *inputs):
         out = self.run(list(inputs))

@@ -1,0 +1,38 @@
+/// Element types at the model boundary.
+public enum DType: Int32 {
+    case float32 = 1
+    case int32 = 2
+}
+
+/// Name, dtype and shape (-1 for run-time dimensions) of a model input or output.
+public struct TensorInfo {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+}
+
+/// An immutable loaded and compiled model; shareable across threads, run through Sessions.
+public final class Model: @unchecked Sendable {
+    let compiled: CompiledModel
+    public let inputs: [TensorInfo]
+    public let outputs: [TensorInfo]
+    /// What the graph passes did (one line per pass that changed something).
+    public let optimizationReport: [String]
+
+    /// Loads a Keras model file (see KerasLoader for the forms). `kerasVersion` applies when the
+    /// file does not record which Keras wrote it.
+    public init(path: String, weightsPath: String? = nil, kerasVersion: String? = nil) throws {
+        var graph = try KerasLoader.load(path: path, weightsPath: weightsPath, kerasVersion: kerasVersion)
+        optimizationReport = try Passes.optimize(&graph)
+        compiled = try Compiler.compile(graph)
+        inputs = zip(graph.inputs, graph.inputNames).map { v, name in
+            TensorInfo(name: name, dtype: graph.values[v].type == .i32 ? .int32 : .float32, shape: graph.values[v].shape)
+        }
+        outputs = zip(graph.outputs, graph.outputNames).map { v, name in
+            TensorInfo(name: name, dtype: .float32, shape: graph.values[v].shape)
+        }
+    }
+
+    /// The optimised graph, one node per line (for tools and debugging).
+    public var graphDump: String { compiled.graph.dump() }
+}

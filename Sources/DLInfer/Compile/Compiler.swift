@@ -1,0 +1,50 @@
+/// Lowers each IR node to a CompiledOp: the algorithm for its shape, its weights packed once.
+enum Compiler {
+    static func lower(_ node: Node, _ g: IRGraph) throws -> CompiledOp {
+        switch node.op {
+        case .conv(let p): return try ConvOp(node, p, g)
+        case .depthwise(let p): return try DepthwiseOp(node, p, g)
+        case .transposedConv(let p): return try TransposedConvOp(node, p, g)
+        case .dense(let p): return try DenseOp(node, p, g)
+        case .affine(let p): return try AffineOp(node, p, g)
+        case .unary(let a): return UnaryOp(node, a)
+        case .binary(let k): return BinaryOp(node, k)
+        case .softmax(let axis, let log): return SoftmaxOp(node, axis: axis, log: log)
+        case .sparsemax(let axis): return SparsemaxOp(node, axis: axis)
+        case .glu(let axis): return GLUOp(node, axis: axis)
+        case .pool(let p): return PoolOp(node, p)
+        case .globalPool(let k, rank: _, keepDims: _): return GlobalPoolOp(node, k)
+        case .reduce(let k, let axes, keepDims: _): return ReduceOp(node, k, axes: axes)
+        case .layerNorm(let p): return try LayerNormOp(node, p, g)
+        case .reshape, .identity: return ViewOp(node)
+        case .transpose(let perm): return TransposeOp(node, perm)
+        case .concat(let axis): return ConcatOp(node, axis: axis)
+        case .slice(let spec): return SliceOp(node, spec)
+        case .spatial(let p): return SpatialOp(node, p)
+        case .castToFloat: return CastOp(node, fromInt: g.values[node.inputs[0]].type == .i32)
+        }
+    }
+
+    static func compile(_ g: IRGraph) throws -> CompiledModel {
+        _ = pinOpenBLASToOneThread
+        var constants: [ConstID: AlignedBuffer] = [:]
+        for v in g.values { if let c = v.constant, constants[c] == nil { constants[c] = try AlignedBuffer(g.constants[c].data) } }
+        let ops = try g.nodes.map { n in try withContext("layer '\(n.origin.joined(separator: "', '"))'") { try lower(n, g) } }
+        return CompiledModel(graph: g, ops: ops, constantData: constants)
+    }
+}
+
+/// A model ready to run: the optimised graph and its lowered ops. Immutable; every session of
+/// the model shares it.
+final class CompiledModel: @unchecked Sendable {
+    let graph: IRGraph
+    let ops: [CompiledOp]
+    /// Data of the graph's constant values (operands of elementwise ops).
+    let constantData: [ConstID: AlignedBuffer]
+
+    init(graph: IRGraph, ops: [CompiledOp], constantData: [ConstID: AlignedBuffer]) {
+        self.graph = graph
+        self.ops = ops
+        self.constantData = constantData
+    }
+}

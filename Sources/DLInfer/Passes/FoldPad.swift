@@ -1,0 +1,38 @@
+/// Folds a ZeroPadding into the padding of the convolution or depthwise convolution that reads
+/// it (when that one pads VALID or explicitly): one op, no padded copy.
+enum FoldPad {
+    static func run(_ g: inout IRGraph) -> Int {
+        var r = Rewriter(g)
+        var count = 0
+        var consumer = [Int?](repeating: nil, count: g.values.count)
+        for (i, n) in g.nodes.enumerated() { for v in n.inputs { consumer[v] = i } }
+        for i in g.nodes.indices {
+            guard case .spatial(let sp) = g.nodes[i].op, case .pad(let t, let b, let l, let rr) = sp.kind else { continue }
+            let v = g.nodes[i].outputs[0]
+            guard r.onlyReadOnceInternally(v), let ci = consumer[v], r.graph.nodes[ci].inputs.first == v else { continue }
+            var window: Window
+            switch r.graph.nodes[ci].op {
+            case .conv(let p): window = p.window
+            case .depthwise(let p): window = p.window
+            default: continue
+            }
+            guard window.rank == sp.rank else { continue }
+            switch window.padding {
+            case .valid: window.padding = .explicit(top: t, bottom: b, left: l, right: rr)
+            case .explicit(let t0, let b0, let l0, let r0): window.padding = .explicit(top: t0 + t, bottom: b0 + b, left: l0 + l, right: r0 + rr)
+            default: continue
+            }
+            switch r.graph.nodes[ci].op {
+            case .conv(var p): p.window = window; r.graph.nodes[ci].op = .conv(p)
+            case .depthwise(var p): p.window = window; r.graph.nodes[ci].op = .depthwise(p)
+            default: continue
+            }
+            r.graph.nodes[ci].origin = g.nodes[i].origin + r.graph.nodes[ci].origin
+            r.replaceInput(ci, at: 0, with: g.nodes[i].inputs[0])
+            r.remove(i)
+            count += 1
+        }
+        g = r.finish()
+        return count
+    }
+}
