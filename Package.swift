@@ -8,6 +8,7 @@ let package = Package(
     name: "dlinfer",
     products: [
         .library(name: "dlinfer", type: .dynamic, targets: ["DLInferC"]),
+        .executable(name: "dlbench", targets: ["dlbench"]),
     ],
     targets: [
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
@@ -23,6 +24,7 @@ let package = Package(
         // The public header, imported so the exported functions use its exact struct layouts.
         .systemLibrary(name: "CDLInferABI", path: "Sources/CDLInferABI"),
         .target(name: "DLInferC", dependencies: ["DLInfer", "CDLInferABI"], path: "Sources/DLInferC"),
+        .executableTarget(name: "dlbench", dependencies: ["DLInfer"], path: "Sources/dlbench"),
         .testTarget(name: "DLInferTests", dependencies: ["DLInfer"], path: "Tests/DLInferTests"),
     ]
 )

@@ -3,6 +3,8 @@ import Glibc
 /// Everything one input-shape key needs to run: the steps with their tensors bound into one
 /// arena, the input and output views, and per-step profile counters.
 final class Plan {
+    /// Held so the constants the steps point into outlive the plan.
+    let model: CompiledModel
     let inputShapes: [[Int]]
     let steps: [Step]
     let inputViews: [TensorView]
@@ -18,6 +20,7 @@ final class Plan {
     static let maxArenaBytes = 1 << 36
 
     init(model: CompiledModel, inputShapes: [[Int]]) throws {
+        self.model = model
         let g = model.graph
         var shapes = [Shape?](repeating: nil, count: g.values.count)
         for (v, info) in g.values.enumerated() where info.constant != nil { shapes[v] = info.shape }

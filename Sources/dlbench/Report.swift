@@ -1,0 +1,244 @@
+import DLInfer
+import Glibc
+
+struct Latency {
+    let runs: Int
+    let min, median, p90, p99, mean: Double
+
+    init(_ samples: [Double]) {
+        let sorted = samples.sorted()
+        runs = sorted.count
+        min = sorted.first ?? 0
+        median = Latency.percentile(sorted, 0.5)
+        p90 = Latency.percentile(sorted, 0.9)
+        p99 = Latency.percentile(sorted, 0.99)
+        mean = sorted.isEmpty ? 0 : sorted.reduce(0, +) / Double(sorted.count)
+    }
+
+    /// Linear interpolation between the closest ranks (numpy's default).
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let position = p * Double(sorted.count - 1)
+        let below = Int(position), above = Swift.min(below + 1, sorted.count - 1)
+        return sorted[below] + (sorted[above] - sorted[below]) * (position - Double(below))
+    }
+}
+
+struct Profile {
+    struct Op {
+        let label: String
+        let layers: [String]
+        let secondsPerRun: Double
+        let flopsPerRun: Double
+        var gflops: Double? { flopsPerRun > 0 && secondsPerRun > 0 ? flopsPerRun / secondsPerRun / 1e9 : nil }
+        /// Convolutions and dense layers: the gemm-bound kernels.
+        var isGemmKernel: Bool {
+            ["conv1d", "conv2d", "depthwise", "conv_transpose", "dense"].contains { label.hasPrefix($0) }
+        }
+    }
+
+    let runs: Int
+    let ops: [Op]
+    let secondsPerRun: Double
+    let gemmSecondsPerRun: Double
+    let gemmGflops: Double?
+
+    init(_ entries: [ProfileEntry]) {
+        runs = entries.first?.runs ?? 0
+        ops = entries.map { Op(label: $0.op, layers: $0.layers, secondsPerRun: $0.seconds / Double(Swift.max($0.runs, 1)), flopsPerRun: $0.flopsPerRun) }
+        secondsPerRun = ops.reduce(0) { $0 + $1.secondsPerRun }
+        let gemmOps = ops.filter(\.isGemmKernel)
+        gemmSecondsPerRun = gemmOps.reduce(0) { $0 + $1.secondsPerRun }
+        let gemmFlops = gemmOps.reduce(0) { $0 + $1.flopsPerRun }
+        gemmGflops = gemmFlops > 0 && gemmSecondsPerRun > 0 ? gemmFlops / gemmSecondsPerRun / 1e9 : nil
+    }
+
+    func share(_ seconds: Double) -> Double { secondsPerRun > 0 ? 100 * seconds / secondsPerRun : 0 }
+}
+
+struct Results {
+    let modelPath: String
+    let weightsPath: String?
+    let inputs: [(name: String, dtype: DType, shape: [Int])]
+    let outputs: [(name: String, shape: [Int])]
+    let threads: Int
+    let loadSeconds, firstRunSeconds: Double
+    let warmupRuns: Int
+    let latency: Latency
+    let timedSeconds: Double
+    let arenaBytes: Int
+    let peakRSSBytes: Int?
+    let optimizations: [String]
+    var profile: Profile?
+
+    var batch: Int { inputs.first?.shape.first ?? 1 }
+    var samplesPerSecond: Double { latency.median > 0 ? Double(batch) / latency.median : 0 }
+}
+
+// MARK: - Text
+
+extension Results {
+    func text() -> String {
+        var lines = ["model        \(modelPath)" + (weightsPath.map { " (weights \($0))" } ?? "")]
+        lines += inputs.map { "input        \($0.name) \(name($0.dtype)) \(describe($0.shape))" }
+        lines += outputs.map { "output       \($0.name) \(describe($0.shape))" }
+        lines += [
+            "load         \(ms(loadSeconds)) ms",
+            "first run    \(ms(firstRunSeconds)) ms (includes planning)",
+            "timed runs   \(latency.runs) in \(fixed(timedSeconds, 2)) s, after \(warmupRuns) warmup runs, \(threads) thread",
+            "latency ms   min \(ms(latency.min))  median \(ms(latency.median))  p90 \(ms(latency.p90))  p99 \(ms(latency.p99))  mean \(ms(latency.mean))",
+            "throughput   \(fixed(samplesPerSecond, samplesPerSecond >= 100 ? 0 : 1)) samples/s (batch \(batch) / median)",
+            "arena        \(megabytes(arenaBytes)) MB",
+            "peak RSS     \(peakRSSBytes.map { megabytes($0) + " MB" } ?? "unknown")",
+            "optimizations" + (optimizations.isEmpty ? " none" : ""),
+        ]
+        lines += optimizations.map { "  " + $0 }
+        if let profile { lines += profileText(profile) }
+        return lines.joined(separator: "\n")
+    }
+
+    private func profileText(_ p: Profile) -> [String] {
+        let opWidth = max(2, p.ops.map(\.label.count).max() ?? 0)
+        var lines = ["", "profile      \(p.runs) runs of a separate profiling session, slowest op first",
+                     "rank  \(pad("op", opWidth))   ms/run   share  GFLOP/s  layers"]
+        for (i, op) in p.ops.enumerated() {
+            lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.secondsPerRun * 1000, 3), 9)
+                         + padLeft(fixed(p.share(op.secondsPerRun), 1) + "%", 8) + padLeft(op.gflops.map { fixed($0, 1) } ?? "", 9)
+                         + "  " + truncated(op.layers.joined(separator: ", "), 60))
+        }
+        lines += [
+            "total        \(ms(p.secondsPerRun)) ms/run",
+            "gemm/conv    \(fixed(p.share(p.gemmSecondsPerRun), 1))% of time (conv1d/conv2d/depthwise/conv_transpose/dense ops)"
+                + (p.gemmGflops.map { ", \(fixed($0, 1)) GFLOP/s" } ?? ""),
+            "other        \(fixed(p.share(p.secondsPerRun - p.gemmSecondsPerRun), 1))% of time",
+        ]
+        return lines
+    }
+}
+
+private func name(_ dtype: DType) -> String { dtype == .int32 ? "int32" : "float32" }
+private func ms(_ seconds: Double) -> String { significant(seconds * 1000, minDecimals: 3) }
+private func megabytes(_ bytes: Int) -> String { significant(Double(bytes) / 1e6, minDecimals: 1) }
+
+/// At least three significant digits, so microsecond latencies and kilobyte arenas do not print as 0.000.
+private func significant(_ x: Double, minDecimals: Int) -> String {
+    let magnitude = x > 0 && x.isFinite ? Int(log10(x).rounded(.down)) : 0
+    return fixed(x, min(6, max(minDecimals, 2 - magnitude)))
+}
+private func pad(_ s: String, _ width: Int) -> String { s + String(repeating: " ", count: max(0, width - s.count)) }
+private func padLeft(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+private func truncated(_ s: String, _ limit: Int) -> String { s.count <= limit ? s : s.prefix(limit - 3) + "..." }
+
+/// printf-style "%.<digits>f" (no Foundation).
+func fixed(_ x: Double, _ digits: Int) -> String { cFormat("%.\(digits)f", x) }
+
+private func cFormat(_ format: String, _ x: Double) -> String {
+    var buffer = [CChar](repeating: 0, count: 64)
+    _ = withVaList([x]) { vsnprintf(&buffer, buffer.count, format, $0) }
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
+// MARK: - JSON
+
+/// Just enough JSON to print the results: containers of scalars go on one line, others are indented.
+indirect enum JSON {
+    case null, number(Double?), int(Int), string(String), array([JSON]), object([(String, JSON)])
+
+    func rendered(indent: String = "") -> String {
+        switch self {
+        case .number(let x): return x.flatMap { $0.isFinite ? cFormat("%.6g", $0) : nil } ?? "null"
+        case .int(let n): return "\(n)"
+        case .null: return "null"
+        case .string(let s): return JSON.quoted(s)
+        case .array(let items):
+            return container("[", "]", items.map { ("", $0) }, indent)
+        case .object(let members):
+            return container("{", "}", members.map { (JSON.quoted($0.0) + ": ", $0.1) }, indent)
+        }
+    }
+
+    private var isScalar: Bool {
+        switch self {
+        case .array(let items): return items.isEmpty
+        case .object(let members): return members.isEmpty
+        default: return true
+        }
+    }
+
+    private var isFlat: Bool {
+        switch self {
+        case .array(let items): return items.allSatisfy { $0.isScalar }
+        case .object(let members): return members.allSatisfy { $0.1.isScalar || $0.1.isFlatArray }
+        default: return true
+        }
+    }
+
+    private var isFlatArray: Bool { if case .array = self { return isFlat } else { return false } }
+
+    private func container(_ open: String, _ close: String, _ members: [(String, JSON)], _ indent: String) -> String {
+        if isFlat { return open + members.map { $0.0 + $0.1.rendered() }.joined(separator: ", ") + close }
+        let inner = indent + "  "
+        return open + "\n" + members.map { inner + $0.0 + $0.1.rendered(indent: inner) }.joined(separator: ",\n") + "\n" + indent + close
+    }
+
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension Results {
+    func json() -> String {
+        let latencyMs: [(String, JSON)] = [("min", latency.min), ("median", latency.median), ("p90", latency.p90),
+                                           ("p99", latency.p99), ("mean", latency.mean)].map { ($0.0, .number($0.1 * 1000)) }
+        let object: [(String, JSON)] = [
+            ("model", .string(modelPath)),
+            ("weights", weightsPath.map(JSON.string) ?? .null),
+            ("inputs", .array(inputs.map { .object([("name", .string($0.name)), ("dtype", .string(name($0.dtype))), ("shape", shapeJSON($0.shape))]) })),
+            ("outputs", .array(outputs.map { .object([("name", .string($0.name)), ("shape", shapeJSON($0.shape))]) })),
+            ("batch", .int(batch)),
+            ("threads", .int(threads)),
+            ("load_ms", .number(loadSeconds * 1000)),
+            ("first_run_ms", .number(firstRunSeconds * 1000)),
+            ("warmup_runs", .int(warmupRuns)),
+            ("runs", .int(latency.runs)),
+            ("timed_seconds", .number(timedSeconds)),
+            ("latency_ms", .object(latencyMs)),
+            ("throughput_samples_per_second", .number(samplesPerSecond)),
+            ("arena_mb", .number(Double(arenaBytes) / 1e6)),
+            ("peak_rss_mb", .number(peakRSSBytes.map { Double($0) / 1e6 })),
+            ("optimizations", .array(optimizations.map { .string($0) })),
+            ("profile", profile.map(profileJSON) ?? .null),
+        ]
+        return JSON.object(object).rendered()
+    }
+
+    private func shapeJSON(_ shape: [Int]) -> JSON { .array(shape.map { .int($0) }) }
+
+    private func profileJSON(_ p: Profile) -> JSON {
+        .object([
+            ("runs", .int(p.runs)),
+            ("total_ms_per_run", .number(p.secondsPerRun * 1000)),
+            ("gemm_conv_share_percent", .number(p.share(p.gemmSecondsPerRun))),
+            ("other_share_percent", .number(p.share(p.secondsPerRun - p.gemmSecondsPerRun))),
+            ("gemm_conv_gflops", .number(p.gemmGflops)),
+            ("ops", .array(p.ops.enumerated().map { i, op in
+                .object([("rank", .int(i + 1)), ("op", .string(op.label)), ("ms_per_run", .number(op.secondsPerRun * 1000)),
+                         ("share_percent", .number(p.share(op.secondsPerRun))), ("gflops", .number(op.gflops)),
+                         ("layers", .array(op.layers.map { .string($0) }))])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,165 @@
+@testable import DLInfer
+import Testing
+
+/// Each pass on a small graph: it rewrites what it should, leaves alone what it must, and the
+/// rewritten graph computes the same values as the original.
+@Suite struct PassTests {
+    private func equivalent(_ before: IRGraph, _ after: IRGraph, shape: [Int]) throws {
+        var rng = SplitMix(seed: 11)
+        let x = (0..<shape.reduce(1, *)).map { _ in rng.uniform() * 2 }
+        let a = try GraphHarness.run(before, [x], shapes: [shape]), b = try GraphHarness.run(after, [x], shapes: [shape])
+        for (u, v) in zip(a, b) { #expect(maxDifference(u, v) <= 1e-5, "outputs differ by \(maxDifference(u, v)): \(u) vs \(v)") }
+    }
+
+    private func conv(_ h: inout GraphHarness, cin: Int, cout: Int, k: Int = 3, padding: PaddingSpec = .same) -> Op {
+        .conv(ConvParams(window: Window(rank: 2, kh: k, kw: k, sh: 1, sw: 1, padding: padding), groups: 1,
+                         weights: h.const([k, k, cin, cout]), epilogue: Epilogue(bias: h.const([cout]))))
+    }
+
+    @Test func eliminateIdentity() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 4, 4, 3])
+        let a = try h.add(.identity, [x])
+        let b = try h.add(.unary(.linear), [a])
+        h.output(try h.add(.unary(.relu), [b]))
+        var g = h.g
+        #expect(EliminateIdentity.run(&g) == 2)
+        #expect(g.nodes.count == 1 && g.nodes[0].inputs == [x])
+        try equivalent(h.g, g, shape: [1, 4, 4, 3])
+    }
+
+    @Test func identityBetweenInputAndOutput() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 5])
+        h.output(try h.add(.identity, [x]))
+        var g = h.g
+        #expect(EliminateIdentity.run(&g) == 1)
+        #expect(g.nodes.isEmpty && g.outputs == [x])
+        try equivalent(h.g, g, shape: [2, 5])
+    }
+
+    @Test func foldBatchNormIntoConvDepthwiseDense() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 6, 6, 3])
+        let c = try h.add(conv(&h, cin: 3, cout: 4), [x])
+        let bn1 = try h.add(.affine(AffineParams(axis: -1, scale: h.const([4]), shift: h.const([4]))), [c])
+        let d = try h.add(.depthwise(DepthwiseParams(window: Window(rank: 2, kh: 3, kw: 3, sh: 2, sw: 2, padding: .same), multiplier: 2,
+                                                     weights: h.const([3, 3, 4, 2]), epilogue: Epilogue())), [bn1])
+        let bn2 = try h.add(.affine(AffineParams(axis: 3, scale: h.const([8]), shift: h.const([8]))), [d])
+        let f = try h.add(.reshape(.flatten), [bn2])
+        let dense = try h.add(.dense(DenseParams(weights: h.const([72, 5]), epilogue: Epilogue())), [f])
+        h.output(try h.add(.affine(AffineParams(axis: -1, scale: h.const([1]), shift: h.const([1]))), [dense]))
+        var g = h.g
+        #expect(FoldBatchNorm.run(&g) == 3)
+        #expect(count(g, "affine") == 0)
+        try equivalent(h.g, g, shape: [2, 6, 6, 3])
+    }
+
+    @Test func batchNormStaysWhereItCannotFold() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 6, 6, 3])
+        let lone = try h.add(.affine(AffineParams(axis: -1, scale: h.const([3]), shift: h.const([3]))), [x])
+        let c = try h.add(conv(&h, cin: 3, cout: 4), [lone])
+        let r = try h.add(.unary(.relu), [c])
+        let afterRelu = try h.add(.affine(AffineParams(axis: -1, scale: h.const([4]), shift: h.const([4]))), [r])
+        let c2 = try h.add(conv(&h, cin: 4, cout: 4), [afterRelu])
+        let shared = try h.add(.affine(AffineParams(axis: -1, scale: h.const([4]), shift: h.const([4]))), [c2])
+        h.output(shared)
+        h.output(c2)   // c2 is also an output: folding would change it
+        var g = h.g
+        #expect(FoldBatchNorm.run(&g) == 0)
+        #expect(count(g, "affine") == 3)
+    }
+
+    @Test func fuseResidualAndActivation() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 5, 5, 4])
+        let shortcut = try h.add(conv(&h, cin: 4, cout: 4, k: 1), [x])
+        let main = try h.add(conv(&h, cin: 4, cout: 4), [x])
+        let sum = try h.add(.binary(.add), [shortcut, main])
+        h.output(try h.add(.unary(.relu6), [sum]))
+        var g = h.g
+        #expect(FuseEpilogue.fuseResiduals(&g) == 1)
+        #expect(FuseEpilogue.fuseActivations(&g) == 1)
+        #expect(g.nodes.count == 2)
+        #expect(g.nodes[1].op.epilogue == Epilogue(bias: g.nodes[1].op.epilogue?.bias, residual: true, activation: .relu6))
+        #expect(g.nodes[1].inputs == [x, shortcut])
+        try equivalent(h.g, g, shape: [1, 5, 5, 4])
+    }
+
+    @Test func residualNotFusedWhenNotReadyOrActivated() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 5, 5, 4])
+        let first = try h.add(conv(&h, cin: 4, cout: 4), [x])
+        let activated = try h.add(.unary(.relu), [first])
+        let later = try h.add(.unary(.sigmoid), [x])
+        h.output(try h.add(.binary(.add), [activated, later]))
+        var g = h.g
+        #expect(FuseEpilogue.fuseResiduals(&g) == 0)
+        #expect(FuseEpilogue.fuseActivations(&g) == 1)
+        try equivalent(h.g, g, shape: [1, 5, 5, 4])
+    }
+
+    @Test func foldPadIntoConvolution() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 7, 7, 2])
+        let p = try h.add(.spatial(SpatialParams(rank: 2, kind: .pad(top: 1, bottom: 2, left: 0, right: 1))), [x])
+        let c = try h.add(conv(&h, cin: 2, cout: 3, padding: .valid), [p])
+        let p2 = try h.add(.spatial(SpatialParams(rank: 2, kind: .pad(top: 1, bottom: 1, left: 1, right: 1))), [c])
+        h.output(try h.add(.pool(PoolParams(kind: .max, window: Window(rank: 2, kh: 2, kw: 2, sh: 2, sw: 2, padding: .valid))), [p2]))
+        var g = h.g
+        #expect(FoldPad.run(&g) == 1)
+        #expect(count(g, "zero_pad") == 1, "padding before a max pool is not the pool's padding")
+        guard case .conv(let cp) = g.nodes[0].op else { Issue.record("first node should be the conv"); return }
+        #expect(cp.window.padding == .explicit(top: 1, bottom: 2, left: 0, right: 1))
+        try equivalent(h.g, g, shape: [1, 7, 7, 2])
+    }
+
+    @Test func foldConstants() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 3])
+        let a = h.g.constantValue(h.random([3])), b = h.g.constantValue(h.random([1, 3]))
+        let k = try h.add(.binary(.multiply), [a, b])
+        let k2 = try h.add(.unary(.exponential), [k])
+        h.output(try h.add(.binary(.add), [x, k2]))
+        var g = h.g
+        #expect(try FoldConstants.run(&g) == 2)
+        #expect(g.nodes.count == 1)
+        #expect(g.values[g.nodes[0].inputs[1]].constant != nil)
+        try equivalent(h.g, g, shape: [4, 3])
+    }
+
+    @Test func eliminateDeadBranches() throws {
+        var h = GraphHarness()
+        let x = h.input([-1, 3])
+        let unused = try h.add(.unary(.tanh), [x])
+        _ = try h.add(.unary(.sigmoid), [unused])
+        h.output(try h.add(.unary(.relu), [x]))
+        var g = h.g
+        #expect(EliminateDead.run(&g) == 2)
+        #expect(g.nodes.count == 1)
+    }
+}
+
+/// The passes on whole Keras models: what they do to the committed MobileNetV2 and ResNet
+/// fixtures (whose outputs the fixture tests check against Keras).
+@Suite struct PassesOnKerasModels {
+    @Test func mobileNetV2() throws {
+        let m = try Model(path: "\(Fixtures.root)/keras3_mobilenetv2_035/model.keras")
+        let report = m.optimizationReport.joined(separator: "\n")
+        #expect(report.contains("BatchNormalization folded"), "\(report)")
+        #expect(report.contains("activations fused"), "\(report)")
+        #expect(report.contains("ZeroPadding folded"), "\(report)")
+        #expect(report.contains("residual adds fused"), "\(report)")
+        #expect(!m.graphDump.contains("affine"), "every BatchNormalization folds:\n\(m.graphDump)")
+        #expect(!m.graphDump.contains("unary:"), "every activation fuses:\n\(m.graphDump)")
+    }
+
+    @Test func resNet() throws {
+        let m = try Model(path: "\(Fixtures.root)/keras3_resnet_small/model.keras")
+        let report = m.optimizationReport.joined(separator: "\n")
+        #expect(report.contains("BatchNormalization folded"), "\(report)")
+        #expect(report.contains("residual adds fused"), "\(report)")
+        #expect(!m.graphDump.contains("binary:add"), "every residual add fuses:\n\(m.graphDump)")
+    }
+}
