@@ -16,10 +16,11 @@ median (> 1: dlinfer slower), max |y - y_tf| over all outputs. A peer that canno
 converted prints "skipped: <reason>".
 
 Threads: TensorFlow intra-op N / inter-op 1 (set before anything else runs), ONNX Runtime intra-op
-N / inter-op 1 / sequential, LiteRT num_threads=N. dlinfer gets threads=N only if its binding takes
-that keyword; otherwise nothing is set (its OpenBLAS uses its own default, which the header reports:
-OPENBLAS_NUM_THREADS=N in the environment matches it). The script sets TF_ENABLE_ONEDNN_OPTS=0 and
-TF_CPP_MIN_LOG_LEVEL=2 unless already set, and no other environment variable.
+N / inter-op 1 / sequential, LiteRT num_threads=N. dlinfer gets threads=N once its binding takes
+that keyword; until then it runs one thread per session (it pins OpenBLAS to one thread) and the
+header notes it, with the OpenBLAS kernel in use (OPENBLAS_CORETYPE decides it on CPUs OpenBLAS
+0.3.21 does not know). The script sets TF_ENABLE_ONEDNN_OPTS=0 and TF_CPP_MIN_LOG_LEVEL=2 unless
+already set, and no other environment variable.
 """
 import argparse
 import ctypes
@@ -161,7 +162,7 @@ def main():
             notes.append("dlinfer: threads=%d" % args.threads)
         else:
             dl = dlinfer.Model(args.model)
-            notes.append("dlinfer: binding has no threads= keyword; nothing set (%s)" % openblas_threads())
+            notes.append("dlinfer: one thread per session (no threads= keyword yet); %s" % openblas_threads())
         engines["dlinfer"] = lambda: dl.run(xs)
     except Exception as e:
         skipped["dlinfer"] = short(e)
@@ -218,7 +219,9 @@ def main():
 def openblas_threads():
     """OpenBLAS threads of the libopenblas.so.0 that libdlinfer loaded (dlopen returns the loaded copy)."""
     try:
-        return "OpenBLAS default: %d threads" % ctypes.CDLL("libopenblas.so.0").openblas_get_num_threads()
+        blas = ctypes.CDLL("libopenblas.so.0")
+        blas.openblas_get_corename.restype = ctypes.c_char_p
+        return "OpenBLAS %s kernels, %d thread(s)" % (blas.openblas_get_corename().decode(), blas.openblas_get_num_threads())
     except (OSError, AttributeError):
         return "OpenBLAS thread count unknown"
 

@@ -71,6 +71,7 @@ func timedRuns(_ limit: RunLimit, expectedSeconds: Double, label: String, _ run:
     let start = now()
     var lastShown = start
     var line = ""
+    defer { if !line.isEmpty { fputs("\r" + String(repeating: " ", count: line.count) + "\r", stderr) } }
     while latencies.count < limit.runs {
         let t0 = now()
         try run()
@@ -78,14 +79,13 @@ func timedRuns(_ limit: RunLimit, expectedSeconds: Double, label: String, _ run:
         latencies.append(t1 - t0)
         if t1 - start >= limit.seconds { break }
         if showProgress && t1 - lastShown >= 0.25 {
-            let total = limit.seconds.isFinite ? "\(fixed(t1 - start, 1)) / \(fixed(limit.seconds, 1)) s"
-                                               : "\(latencies.count) / \(limit.runs), \(fixed(t1 - start, 1)) s"
-            line = "\(label): \(latencies.count) runs (\(total))"
+            let elapsed = fixed(t1 - start, 1)
+            line = limit.seconds.isFinite ? "\(label): \(latencies.count) runs (\(elapsed) / \(fixed(limit.seconds, 1)) s)"
+                                          : "\(label): \(latencies.count) / \(limit.runs) runs (\(elapsed) s)"
             fputs("\r\(line)", stderr)
             lastShown = t1
         }
     }
-    if !line.isEmpty { fputs("\r" + String(repeating: " ", count: line.count) + "\r", stderr) }
     return latencies
 }
 

@@ -24,13 +24,13 @@ public final class Model: @unchecked Sendable {
     public init(path: String, weightsPath: String? = nil, kerasVersion: String? = nil) throws {
         var graph = try KerasLoader.load(path: path, weightsPath: weightsPath, kerasVersion: kerasVersion)
         optimizationReport = try Passes.optimize(&graph)
-        compiled = try Compiler.compile(graph)
         inputs = zip(graph.inputs, graph.inputNames).map { v, name in
             TensorInfo(name: name, dtype: graph.values[v].type == .i32 ? .int32 : .float32, shape: graph.values[v].shape)
         }
         outputs = zip(graph.outputs, graph.outputNames).map { v, name in
             TensorInfo(name: name, dtype: .float32, shape: graph.values[v].shape)
         }
+        compiled = try Compiler.compile(consume graph)
     }
 
     /// The optimised graph, one node per line (for tools and debugging).

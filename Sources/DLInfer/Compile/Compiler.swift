@@ -25,11 +25,25 @@ enum Compiler {
         }
     }
 
-    static func compile(_ g: IRGraph) throws -> CompiledModel {
+    /// Lowers every node. Weights are released from the graph as soon as the last op reading
+    /// them has its own copy, so a model never holds two copies of its weights for long.
+    static func compile(_ graph: consuming IRGraph) throws -> CompiledModel {
         _ = pinOpenBLASToOneThread
+        var g = graph
         var constants: [ConstID: AlignedBuffer] = [:]
-        for v in g.values { if let c = v.constant, constants[c] == nil { constants[c] = try AlignedBuffer(g.constants[c].data) } }
-        let ops = try g.nodes.map { n in try withContext("layer '\(n.origin.joined(separator: "', '"))'") { try lower(n, g) } }
+        var keep = [Bool](repeating: false, count: g.constants.count)
+        for v in g.values {
+            guard let c = v.constant else { continue }
+            keep[c] = true
+            if constants[c] == nil { constants[c] = try AlignedBuffer(g.constants[c].data) }
+        }
+        var lastUse = [Int](repeating: -1, count: g.constants.count)
+        for (i, n) in g.nodes.enumerated() { for c in n.op.constants { lastUse[c] = i } }
+        var ops: [CompiledOp] = []
+        for (i, n) in g.nodes.enumerated() {
+            ops.append(try withContext("layer '\(n.origin.joined(separator: "', '"))'") { try lower(n, g) })
+            for c in n.op.constants where lastUse[c] == i && !keep[c] { g.constants[c].data = [] }
+        }
         return CompiledModel(graph: g, ops: ops, constantData: constants)
     }
 }

@@ -11,7 +11,11 @@ struct IRGraph {
     var name: String
     var values: [ValueInfo] = []
     var nodes: [Node] = []
-    var constants: [ConstTensor] = []
+    var constants: [ConstTensor] = [] {
+        didSet { if constants.count != constantShapes.count { constantShapes = constants.map(\.shape) } }
+    }
+    /// The constants' shapes, which outlive their data (released once ops hold their own copies).
+    private(set) var constantShapes: [[Int]] = []
     var inputs: [ValueID] = []
     var inputNames: [String] = []
     var outputs: [ValueID] = []
@@ -21,6 +25,7 @@ struct IRGraph {
     init(name: String) { self.name = name }
 
     mutating func addConstant(_ t: ConstTensor) -> ConstID {
+        constantShapes.append(t.shape)
         constants.append(t)
         return constants.count - 1
     }

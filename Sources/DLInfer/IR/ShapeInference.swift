@@ -1,14 +1,14 @@
 /// Output shapes of an op from its input shapes. Dimensions may be -1 (unknown) when the graph
 /// is built; at plan time every dimension is known and every check is exact, including those
 /// against the weights.
-func inferShapes(_ op: Op, _ ins: [Shape], _ constants: [ConstTensor]) throws -> [Shape] {
+func inferShapes(_ op: Op, _ ins: [Shape], _ constants: [[Int]]) throws -> [Shape] {
     func one() throws -> Shape {
         guard ins.count >= 1 else { throw DLError.shape("expects an input, got none") }
         return ins[0]
     }
     switch op {
     case .conv(let p):
-        let w = constants[p.weights].shape
+        let w = constants[p.weights]
         let (n, h, wd, c) = try nhwc(try one(), rank: p.window.rank)
         guard dimsAgree(c, w[2] * p.groups) else {
             throw DLError.shape("input has \(c) channels, the kernel expects \(w[2] * p.groups)")
@@ -16,19 +16,19 @@ func inferShapes(_ op: Op, _ ins: [Shape], _ constants: [ConstTensor]) throws ->
         let (gh, gw) = try p.window.geometry(h: h, w: wd)
         return [try residualChecked(nhwcShape(n, gh.output, gw.output, w[3], rank: p.window.rank), p.epilogue, ins)]
     case .depthwise(let p):
-        let w = constants[p.weights].shape
+        let w = constants[p.weights]
         let (n, h, wd, c) = try nhwc(try one(), rank: p.window.rank)
         guard dimsAgree(c, w[2]) else { throw DLError.shape("input has \(c) channels, the kernel expects \(w[2])") }
         let (gh, gw) = try p.window.geometry(h: h, w: wd)
         return [try residualChecked(nhwcShape(n, gh.output, gw.output, w[2] * w[3], rank: p.window.rank), p.epilogue, ins)]
     case .transposedConv(let p):
-        let w = constants[p.weights].shape
+        let w = constants[p.weights]
         let (n, h, wd, c) = try nhwc(try one(), rank: p.window.rank)
         guard dimsAgree(c, w[3]) else { throw DLError.shape("input has \(c) channels, the kernel expects \(w[3])") }
         let (ah, aw) = try p.axes(h: h, w: wd)
         return [nhwcShape(n, ah.length, aw.length, w[2], rank: p.window.rank)]
     case .dense(let p):
-        let w = constants[p.weights].shape
+        let w = constants[p.weights]
         let x = try one()
         try requireRank(x, atLeast: 2)
         guard dimsAgree(x.last!, w[0]) else { throw DLError.shape("input shape \(x.described) does not fit kernel \(w.described)") }
@@ -37,7 +37,7 @@ func inferShapes(_ op: Op, _ ins: [Shape], _ constants: [ConstTensor]) throws ->
         let x = try one()
         let a = try normalizeAxis(p.axis, rank: x.count)
         guard a > 0 || x.count == 1 else { throw DLError.shape("cannot normalise over the batch axis") }
-        let n = constants[p.scale].count
+        let n = constants[p.scale].reduce(1, *)
         guard n == 1 || dimsAgree(x[a], n) else {
             throw DLError.shape("axis \(p.axis) of input \(x.described) has \(x[a]) entries, the weights have \(n)")
         }
@@ -78,8 +78,8 @@ func inferShapes(_ op: Op, _ ins: [Shape], _ constants: [ConstTensor]) throws ->
         let x = try one()
         let a = try normalizedLayerNormAxes(p.axes, rank: x.count)
         let dims = a.map { x[$0] }
-        if dims.allSatisfy({ $0 >= 0 }), let g = p.gamma ?? p.beta, constants[g].count != (try checkedCount(dims)) {
-            throw DLError.shape("normalised axes of \(x.described) hold \(try checkedCount(dims)) values, the weights \(constants[g].count)")
+        if dims.allSatisfy({ $0 >= 0 }), let g = p.gamma ?? p.beta, constants[g].reduce(1, *) != (try checkedCount(dims)) {
+            throw DLError.shape("normalised axes of \(x.described) hold \(try checkedCount(dims)) values, the weights \(constants[g].reduce(1, *))")
         }
         return [x]
     case .reshape(let spec):

@@ -29,7 +29,7 @@ extension IRGraph {
     /// Appends a single-output node after inferring its output shape.
     mutating func add(_ op: Op, _ inputs: [ValueID], origin: String) throws -> ValueID {
         guard inputs.count >= 1 else { throw DLError.shape("expects an input tensor, the call has none") }
-        let outs = try inferShapes(op, inputs.map { values[$0].shape }, constants)
+        let outs = try inferShapes(op, inputs.map { values[$0].shape }, constantShapes)
         let ids = outs.map { newValue(.f32, $0) }
         nodes.append(Node(op: op, inputs: inputs, outputs: ids, origin: [origin]))
         return ids[0]

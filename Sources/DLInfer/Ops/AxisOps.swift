@@ -104,14 +104,14 @@ final class LayerNormOp: CompiledOp {
     let node: Node
     let p: LayerNormParams
     let gamma: AlignedBuffer?, beta: AlignedBuffer?
-    let constants: [ConstTensor]
+    let constants: [[Int]]
 
     init(_ node: Node, _ p: LayerNormParams, _ g: IRGraph) throws {
         self.node = node
         self.p = p
         gamma = try p.gamma.map { try AlignedBuffer(g.constants[$0].data) }
         beta = try p.beta.map { try AlignedBuffer(g.constants[$0].data) }
-        constants = g.constants
+        constants = g.constantShapes
     }
 
     var label: String { "layer_norm" }

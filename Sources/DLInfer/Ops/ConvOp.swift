@@ -8,7 +8,7 @@ final class ConvOp: CompiledOp {
     let bias: AlignedBuffer?
     let cg: Int, cout: Int
     let pointwise: Bool
-    let constants: [ConstTensor]
+    let constants: [[Int]]
 
     init(_ node: Node, _ p: ConvParams, _ g: IRGraph) throws {
         self.node = node
@@ -20,7 +20,7 @@ final class ConvOp: CompiledOp {
         let win = p.window
         pointwise = win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && p.groups == 1
             && (win.padding == .valid || win.padding == .same || win.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
-        constants = g.constants
+        constants = g.constantShapes
     }
 
     var label: String {

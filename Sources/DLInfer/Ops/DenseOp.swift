@@ -7,7 +7,7 @@ final class DenseOp: CompiledOp {
     let bias: AlignedBuffer?
     let k: Int, n: Int
     let epilogue: Epilogue
-    let constants: [ConstTensor]
+    let constants: [[Int]]
 
     init(_ node: Node, _ p: DenseParams, _ g: IRGraph) throws {
         self.node = node
@@ -16,7 +16,7 @@ final class DenseOp: CompiledOp {
         weights = try AlignedBuffer(w.data)
         bias = try p.epilogue.bias.map { try AlignedBuffer(g.constants[$0].data) }
         epilogue = p.epilogue
-        constants = g.constants
+        constants = g.constantShapes
     }
 
     var label: String { "dense \(k)x\(n)" }

@@ -5,7 +5,7 @@ final class DepthwiseOp: CompiledOp {
     let weights: AlignedBuffer   // [kh, kw, c * multiplier]
     let bias: AlignedBuffer?
     let channels: Int
-    let constants: [ConstTensor]
+    let constants: [[Int]]
 
     init(_ node: Node, _ p: DepthwiseParams, _ g: IRGraph) throws {
         self.node = node
@@ -14,7 +14,7 @@ final class DepthwiseOp: CompiledOp {
         channels = w.shape[2]
         weights = try AlignedBuffer(w.data)
         bias = try p.epilogue.bias.map { try AlignedBuffer(g.constants[$0].data) }
-        constants = g.constants
+        constants = g.constantShapes
     }
 
     var label: String {

@@ -15,14 +15,14 @@ final class AffineOp: CompiledOp {
     let node: Node
     let axis: Int
     let scale: AlignedBuffer, shift: AlignedBuffer
-    let constants: [ConstTensor]
+    let constants: [[Int]]
 
     init(_ node: Node, _ p: AffineParams, _ g: IRGraph) throws {
         self.node = node
         axis = p.axis
         scale = try AlignedBuffer(g.constants[p.scale].data)
         shift = try AlignedBuffer(g.constants[p.shift].data)
-        constants = g.constants
+        constants = g.constantShapes
     }
 
     var label: String { "affine" }

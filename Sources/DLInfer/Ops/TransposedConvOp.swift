@@ -5,7 +5,7 @@ final class TransposedConvOp: CompiledOp {
     let weights: AlignedBuffer   // [kh*kw*cout, cin]
     let bias: AlignedBuffer?
     let cout: Int, cin: Int
-    let constants: [ConstTensor]
+    let constants: [[Int]]
 
     init(_ node: Node, _ p: TransposedConvParams, _ g: IRGraph) throws {
         self.node = node
@@ -14,7 +14,7 @@ final class TransposedConvOp: CompiledOp {
         cout = w.shape[2]; cin = w.shape[3]
         weights = try AlignedBuffer(w.data)
         bias = try p.epilogue.bias.map { try AlignedBuffer(g.constants[$0].data) }
-        constants = g.constants
+        constants = g.constantShapes
     }
 
     var label: String { "conv_transpose \(p.window.kh)x\(p.window.kw) gemm+col2im" }

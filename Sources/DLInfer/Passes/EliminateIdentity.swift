@@ -10,9 +10,9 @@ enum EliminateIdentity {
 
     /// Returns how many nodes it removed.
     static func run(_ g: inout IRGraph) -> Int {
-        var r = Rewriter(g)
+        var r = Rewriter(moving: &g)
         var count = 0
-        for i in g.nodes.indices where isIdentity(g.nodes[i].op) {
+        for i in r.graph.nodes.indices where isIdentity(r.graph.nodes[i].op) {
             let node = r.graph.nodes[i]
             r.remove(i)
             r.bypass(node.outputs[0], with: node.inputs[0])

@@ -3,14 +3,18 @@
 /// A BatchNormalization with nothing to fold into stays one affine op.
 enum FoldBatchNorm {
     static func run(_ g: inout IRGraph) -> Int {
-        var r = Rewriter(g)
+        var r = Rewriter(moving: &g)
         var count = 0
-        for i in g.nodes.indices {
-            guard case .affine(let a) = g.nodes[i].op, let v = g.nodes[i].inputs.first,
+        // Weights are dropped as soon as nothing uses them, so folding never holds two copies.
+        var uses = [Int](repeating: 0, count: r.graph.constants.count)
+        for n in r.graph.nodes { for c in n.op.constants { uses[c] += 1 } }
+        for v in r.graph.values { if let c = v.constant { uses[c] += 1 } }
+        for i in r.graph.nodes.indices {
+            guard case .affine(let a) = r.graph.nodes[i].op, let v = r.graph.nodes[i].inputs.first,
                   let pi = r.producer[v], !r.removed[pi], r.onlyReadOnceInternally(v) else { continue }
             let producer = r.graph.nodes[pi]
             guard let e = producer.op.epilogue, e.activation == .linear, !e.residual else { continue }
-            let rank = g.values[v].shape.count
+            let rank = r.graph.values[v].shape.count
             guard (a.axis < 0 ? a.axis + rank : a.axis) == rank - 1 else { continue }
             let weightsID: ConstID
             switch producer.op {
@@ -43,12 +47,17 @@ enum FoldBatchNorm {
             case .dense(var p): p.weights = newWeights; op = .dense(p)
             default: break
             }
+            for c in producer.op.constants + [a.scale, a.shift] {
+                uses[c] -= 1
+                if uses[c] == 0 { r.graph.constants[c].data = [] }
+            }
             r.graph.nodes[pi].op = op
-            r.graph.nodes[pi].origin += g.nodes[i].origin
+            r.graph.nodes[pi].origin += r.graph.nodes[i].origin
             r.remove(i)
-            r.setOutputs(pi, g.nodes[i].outputs)
+            r.setOutputs(pi, r.graph.nodes[i].outputs)
             count += 1
         }
+        r.releaseUnusedConstants()
         g = r.finish()
         return count
     }

@@ -2,9 +2,9 @@
 /// constants (e.g. arithmetic on constants in Keras op layers).
 enum FoldConstants {
     static func run(_ g: inout IRGraph) throws -> Int {
-        var r = Rewriter(g)
+        var r = Rewriter(moving: &g)
         var count = 0
-        for i in g.nodes.indices {
+        for i in r.graph.nodes.indices {
             let node = r.graph.nodes[i]
             guard !node.inputs.isEmpty, node.inputs.allSatisfy({ r.graph.values[$0].constant != nil }) else { continue }
             let outputs = try withContext("layer '\(node.origin.joined(separator: "', '"))'") { try evaluate(node, r.graph) }
@@ -15,6 +15,7 @@ enum FoldConstants {
             r.remove(i)
             count += 1
         }
+        r.releaseUnusedConstants()
         g = r.finish()
         return count
     }

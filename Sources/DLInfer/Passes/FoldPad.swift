@@ -2,13 +2,13 @@
 /// it (when that one pads VALID or explicitly): one op, no padded copy.
 enum FoldPad {
     static func run(_ g: inout IRGraph) -> Int {
-        var r = Rewriter(g)
+        var r = Rewriter(moving: &g)
         var count = 0
-        var consumer = [Int?](repeating: nil, count: g.values.count)
-        for (i, n) in g.nodes.enumerated() { for v in n.inputs { consumer[v] = i } }
-        for i in g.nodes.indices {
-            guard case .spatial(let sp) = g.nodes[i].op, case .pad(let t, let b, let l, let rr) = sp.kind else { continue }
-            let v = g.nodes[i].outputs[0]
+        var consumer = [Int?](repeating: nil, count: r.graph.values.count)
+        for (i, n) in r.graph.nodes.enumerated() { for v in n.inputs { consumer[v] = i } }
+        for i in r.graph.nodes.indices {
+            guard case .spatial(let sp) = r.graph.nodes[i].op, case .pad(let t, let b, let l, let rr) = sp.kind else { continue }
+            let v = r.graph.nodes[i].outputs[0]
             guard r.onlyReadOnceInternally(v), let ci = consumer[v], r.graph.nodes[ci].inputs.first == v else { continue }
             var window: Window
             switch r.graph.nodes[ci].op {
@@ -27,8 +27,8 @@ enum FoldPad {
             case .depthwise(var p): p.window = window; r.graph.nodes[ci].op = .depthwise(p)
             default: continue
             }
-            r.graph.nodes[ci].origin = g.nodes[i].origin + r.graph.nodes[ci].origin
-            r.replaceInput(ci, at: 0, with: g.nodes[i].inputs[0])
+            r.graph.nodes[ci].origin = r.graph.nodes[i].origin + r.graph.nodes[ci].origin
+            r.replaceInput(ci, at: 0, with: r.graph.nodes[i].inputs[0])
             r.remove(i)
             count += 1
         }

@@ -7,13 +7,16 @@ struct Rewriter {
     private(set) var removed: [Bool]
     private var isOutput: [Bool]
 
-    init(_ g: IRGraph) {
+    /// Takes the graph over (leaving `g` empty until `finish()` hands it back), so buffers the
+    /// pass drops are freed rather than kept alive by the caller's copy.
+    init(moving g: inout IRGraph) {
         graph = g
-        readers = g.readerCounts()
-        producer = g.producers()
-        removed = [Bool](repeating: false, count: g.nodes.count)
-        isOutput = [Bool](repeating: false, count: g.values.count)
-        for v in g.outputs { isOutput[v] = true }
+        g = IRGraph(name: g.name)
+        readers = graph.readerCounts()
+        producer = graph.producers()
+        removed = [Bool](repeating: false, count: graph.nodes.count)
+        isOutput = [Bool](repeating: false, count: graph.values.count)
+        for v in graph.outputs { isOutput[v] = true }
     }
 
     /// A value only `consumer` reads (so its producer may be rewritten to produce something else).
@@ -59,6 +62,14 @@ struct Rewriter {
             readers[new] += 1
             isOutput[new] = true
         }
+    }
+
+    /// Frees the data of constants no node and no value refers to any more.
+    mutating func releaseUnusedConstants() {
+        var used = [Bool](repeating: false, count: graph.constants.count)
+        for (i, n) in graph.nodes.enumerated() where !removed[i] { for c in n.op.constants { used[c] = true } }
+        for v in graph.values { if let c = v.constant { used[c] = true } }
+        for c in used.indices where !used[c] && !graph.constants[c].data.isEmpty { graph.constants[c].data = [] }
     }
 
     /// The graph without the removed nodes.
