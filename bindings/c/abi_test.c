@@ -170,6 +170,36 @@ int main(int argc, char **argv) {
     check(memcmp(copy, view.data, view.count * sizeof(float)) == 0, "copy equals the view");
     expect_status(dl_session_output(session, 3, &view), DL_ERR_INVALID_ARGUMENT, "output index out of range");
 
+    /* Session options and the per-op profile. */
+    size_t entries = 0;
+    expect_status(dl_session_profile_count(session, &entries), DL_ERR_INVALID_ARGUMENT, "profile of a session without profiling");
+    dl_session_options bad_session_options = {0, 1};
+    dl_session *profiled = NULL;
+    expect_status(dl_session_create_with_options(model, &bad_session_options, &profiled), DL_ERR_INVALID_ARGUMENT,
+                  "session options without struct_size");
+    dl_session_options session_options = {sizeof session_options, 1};
+    expect_status(dl_session_create_with_options(model, &session_options, &profiled), DL_OK, "profiling session");
+    expect_status(dl_session_run(profiled, 1, &input), DL_OK, "profiled run 1");
+    expect_status(dl_session_run(profiled, 1, &input), DL_OK, "profiled run 2");
+    expect_status(dl_session_profile_count(profiled, &entries), DL_OK, "profile count");
+    check(entries > 0, "profile has entries");
+    dl_profile_entry entry;
+    double total = 0;
+    int named = 1;
+    for (size_t i = 0; i < entries; i++) {
+        expect_status(dl_session_profile_entry(profiled, i, &entry), DL_OK, "profile entry");
+        named &= entry.runs == 2 && strlen(entry.op) > 0 && strlen(entry.layers) > 0 && entry.total_ms >= 0;
+        total += entry.total_ms;
+    }
+    check(named, "every profile entry names its op and Keras layers and counts 2 runs");
+    check(total > 0, "profiled time is positive");
+    expect_status(dl_session_profile_entry(profiled, entries, &entry), DL_ERR_INVALID_ARGUMENT, "profile entry out of range");
+    expect_status(dl_session_profile_reset(profiled), DL_OK, "profile reset");
+    expect_status(dl_session_profile_count(profiled, &entries), DL_OK, "profile count after reset");
+    expect_status(dl_session_profile_entry(profiled, 0, &entry), DL_OK, "profile entry after reset");
+    check(entry.runs == 0 && entry.total_ms == 0, "reset zeroes the profile");
+    dl_session_release(profiled);
+
     float pixels[8 * 8 * 3];
     expect_status(dl_image_load("/nonexistent.jpg", 8, 8, 3, DL_PREPROCESS_RAW, pixels, 192), DL_ERR_IO, "image: missing file");
     expect_status(dl_image_load(path, 8, 8, 3, DL_PREPROCESS_RAW, pixels, 192), DL_ERR_FORMAT, "image: not a JPEG");

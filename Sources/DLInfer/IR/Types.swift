@@ -28,6 +28,8 @@ struct ValueInfo {
     var shape: Shape
     var quant: QuantParams? = nil
     var constant: ConstID? = nil
+    /// The value holding this one's Keras mask (u8, one per timestep), once masking layers exist.
+    var mask: ValueID? = nil
 }
 
 /// Load-time data: weights and constants from the model file, and those passes derive.

@@ -1,0 +1,67 @@
+"""Per-op profiles through the binding, and the dlbench tool users run."""
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+import dlinfer
+from conftest import FIXTURES, ROOT
+
+MOBILENET = FIXTURES / "keras3_mobilenetv2_035" / "model.keras"
+DLBENCH = ROOT / ".build" / "release" / "dlbench"
+
+
+def test_profile_names_fused_layers():
+    m = dlinfer.Model(MOBILENET, profile=True)
+    x = np.zeros((1,) + m.inputs[0].shape[1:], np.float32)
+    m(x)
+    m(x)
+    entries = m.profile()
+    assert entries and all(e.runs == 2 for e in entries)
+    assert [e.total_ms for e in entries] == sorted((e.total_ms for e in entries), reverse=True)
+    first_conv = [e for e in entries if "Conv1" in e.layers.split(", ")]
+    assert first_conv and "bn_Conv1" in first_conv[0].layers and "Conv1_relu" in first_conv[0].layers, \
+        "BatchNormalization and ReLU fused into the first convolution"
+    assert first_conv[0].flops > 0
+    table = m.profile_table(top=5)
+    assert "GFLOP/s" in table and len(table.splitlines()) == 6
+    m.reset_profile()
+    assert all(e.runs == 0 and e.total_ms == 0 for e in m.profile())
+
+
+def test_profile_needs_profiling_session():
+    m = dlinfer.Model(MOBILENET)
+    m(np.zeros((1,) + m.inputs[0].shape[1:], np.float32))
+    with pytest.raises(dlinfer.DLInferError) as e:
+        m.profile()
+    assert e.value.status == "DL_ERR_INVALID_ARGUMENT" and "without profiling" in str(e.value)
+
+
+def _dlbench(*args):
+    return subprocess.run([str(DLBENCH), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_dlbench_json_report():
+    r = _dlbench(MOBILENET, "--runs", 5, "--warmup", 1, "--batch", 2, "--profile", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["batch"] == 2 and report["runs"] == 5
+    assert report["inputs"][0]["shape"] == [2, 96, 96, 3]
+    lat = report["latency_ms"]
+    assert 0 < lat["min"] <= lat["median"] <= lat["p90"] <= lat["p99"]
+    assert report["peak_rss_mb"] > 0 and report["arena_mb"] > 0 and report["load_ms"] > 0
+    assert any("BatchNormalization folded" in line for line in report["optimizations"])
+    ops = report["profile"]["ops"]
+    assert ops and all(op["layers"] for op in ops)
+
+
+def test_dlbench_errors():
+    r = _dlbench("/nonexistent/model.h5", "--runs", 1)
+    assert r.returncode == 1 and "/nonexistent/model.h5" in r.stderr
+    r = _dlbench(MOBILENET, "--shape", "nope=1,2,3", "--runs", 1)
+    assert r.returncode == 1 and "nope" in r.stderr
+    r = _dlbench(MOBILENET, "--shape", "input_layer=1,96,95,3", "--runs", 1)
+    assert r.returncode == 1 and "does not fit" in r.stderr
+    r = _dlbench(MOBILENET, "--frobnicate")
+    assert r.returncode == 2
