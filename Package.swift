@@ -3,6 +3,21 @@ import PackageDescription
 
 // Kernels want AVX2/FMA code; Swift's default x86-64 baseline turns SIMD into scalar calls.
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]
+// Per-ISA kernel modules: only pointers and SIMD types inside, picked at run time from CPUID.
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Ounchecked"])]
+let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]
+
+// The shipped libdlinfer.so: Swift runtime linked in (runs without the Swift toolchain), only the
+// functions of include/dlinfer.h exported (Sources/DLInferC/dlinfer.map; the linker runs from
+// elsewhere, hence the absolute path), soname libdlinfer.so.0 (bump only if the C ABI ever
+// changes incompatibly). tools/install.sh installs it; tools/test_deploy.sh checks all of this.
+let cLibraryLinkerFlags: [LinkerSetting] = [.unsafeFlags([
+    "-static-stdlib",
+    "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/DLInferC/dlinfer.map",
+    "-Xlinker", "-soname=libdlinfer.so.0",
+])]
+// The command-line tools are installed too (tools/install.sh): same static Swift runtime.
+let toolLinkerFlags: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"])]
 
 let package = Package(
     name: "dlinfer",
@@ -19,12 +34,20 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEG", path: "Sources/CJPEG",
                 linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "DLInfer", dependencies: ["CHDF5", "CBLAS", "CZlib", "CJPEG"],
+        .target(name: "CDLInferCPU", path: "Sources/CDLInferCPU"),
+        .target(name: "DLInferKernelsAVX512", dependencies: ["CDLInferCPU"], path: "Sources/DLInferKernelsAVX512",
+                swiftSettings: avx512Flags),
+        .target(name: "DLInferKernelsAVX2", dependencies: ["CDLInferCPU"], path: "Sources/DLInferKernelsAVX2",
+                swiftSettings: avx2Flags),
+        .target(name: "DLInfer", dependencies: ["CHDF5", "CBLAS", "CZlib", "CJPEG", "CDLInferCPU",
+                                                "DLInferKernelsAVX512", "DLInferKernelsAVX2"],
                 path: "Sources/DLInfer", swiftSettings: kernelFlags),
         // The public header, imported so the exported functions use its exact struct layouts.
         .systemLibrary(name: "CDLInferABI", path: "Sources/CDLInferABI"),
-        .target(name: "DLInferC", dependencies: ["DLInfer", "CDLInferABI"], path: "Sources/DLInferC"),
-        .executableTarget(name: "dlbench", dependencies: ["DLInfer"], path: "Sources/dlbench"),
-        .testTarget(name: "DLInferTests", dependencies: ["DLInfer"], path: "Tests/DLInferTests"),
+        .target(name: "DLInferC", dependencies: ["DLInfer", "CDLInferABI"], path: "Sources/DLInferC",
+                exclude: ["dlinfer.map"], linkerSettings: cLibraryLinkerFlags),
+        .executableTarget(name: "dlbench", dependencies: ["DLInfer"], path: "Sources/dlbench",
+                         linkerSettings: toolLinkerFlags),
+        .testTarget(name: "DLInferTests", dependencies: ["DLInfer", "CDLInferCPU"], path: "Tests/DLInferTests"),
     ]
 )

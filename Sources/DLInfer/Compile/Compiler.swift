@@ -1,11 +1,11 @@
 /// Lowers each IR node to a CompiledOp: the algorithm for its shape, its weights packed once.
 enum Compiler {
-    static func lower(_ node: Node, _ g: IRGraph) throws -> CompiledOp {
+    static func lower(_ node: Node, _ g: IRGraph, _ table: KernelTable) throws -> CompiledOp {
         switch node.op {
-        case .conv(let p): return try ConvOp(node, p, g)
-        case .depthwise(let p): return try DepthwiseOp(node, p, g)
+        case .conv(let p): return try ConvOp(node, p, g, table)
+        case .depthwise(let p): return try DepthwiseOp(node, p, g, table)
         case .transposedConv(let p): return try TransposedConvOp(node, p, g)
-        case .dense(let p): return try DenseOp(node, p, g)
+        case .dense(let p): return try DenseOp(node, p, g, table)
         case .affine(let p): return try AffineOp(node, p, g)
         case .unary(let a): return UnaryOp(node, a)
         case .binary(let k): return BinaryOp(node, k)
@@ -27,8 +27,9 @@ enum Compiler {
 
     /// Lowers every node. Weights are released from the graph as soon as the last op reading
     /// them has its own copy, so a model never holds two copies of its weights for long.
-    static func compile(_ graph: consuming IRGraph) throws -> CompiledModel {
+    static func compile(_ graph: consuming IRGraph, kernels: KernelTable? = nil) throws -> CompiledModel {
         _ = pinOpenBLASToOneThread
+        let table = try kernels ?? KernelTable.active.get()
         var g = graph
         var constants: [ConstID: AlignedBuffer] = [:]
         var keep = [Bool](repeating: false, count: g.constants.count)
@@ -41,7 +42,7 @@ enum Compiler {
         for (i, n) in g.nodes.enumerated() { for c in n.op.constants { lastUse[c] = i } }
         var ops: [CompiledOp] = []
         for (i, n) in g.nodes.enumerated() {
-            ops.append(try withContext("layer '\(n.origin.joined(separator: "', '"))'") { try lower(n, g) })
+            ops.append(try withContext("layer '\(n.origin.joined(separator: "', '"))'") { try lower(n, g, table) })
             for c in n.op.constants where lastUse[c] == i && !keep[c] { g.constants[c].data = [] }
         }
         return CompiledModel(graph: g, ops: ops, constantData: constants)

@@ -1,3 +1,5 @@
+import CDLInferCPU
+
 /// Geometry of one spatial axis of a convolution or pooling window.
 struct AxisGeometry {
     let input: Int
@@ -124,6 +126,42 @@ func depthwiseConv(_ input: UnsafePointer<Float>, channels: Int, multiplier: Int
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The portable tier's depthwise convolution (multiplier 1): the reference loop plus the
+/// epilogue, over output rows [rowBegin, rowEnd).
+func scalarDepthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int) {
+    let p = d.pointee, e = epilogue.pointee
+    let c = Int(p.c), ow = Int(p.ow)
+    for oy in rowBegin..<rowEnd {
+        for ox in 0..<ow {
+            let pixel = oy * ow + ox
+            let out = p.output + pixel * c
+            out.update(repeating: 0, count: c)
+            for ky in 0..<Int(p.kh) {
+                let iy = oy * Int(p.sh) - Int(p.pad_top) + ky * Int(p.dh)
+                if iy < 0 || iy >= Int(p.h) { continue }
+                for kx in 0..<Int(p.kw) {
+                    let ix = ox * Int(p.sw) - Int(p.pad_left) + kx * Int(p.dw)
+                    if ix < 0 || ix >= Int(p.w) { continue }
+                    let src = p.input + (iy * Int(p.w) + ix) * c, k = p.weights + (ky * Int(p.kw) + kx) * c
+                    for ch in 0..<c { out[ch] += src[ch] * k[ch] }
+                }
+            }
+            for ch in 0..<c {
+                var v = out[ch]
+                if let b = e.bias { v += b[ch] }
+                if let r = e.residual { v += r[pixel * Int(e.ld_residual) + ch] }
+                switch e.activation {
+                case Int32(DL_ACT_RELU): if v < 0 { v = 0 }
+                case Int32(DL_ACT_CLAMP): if v < e.lo { v = e.lo } else if v > e.hi { v = e.hi }
+                case Int32(DL_ACT_LEAKY): if v < 0 { v *= e.lo }
+                default: break
+                }
+                out[ch] = v
             }
         }
     }

@@ -4,19 +4,32 @@
 final class ConvOp: CompiledOp {
     let node: Node
     let p: ConvParams
-    let weights: AlignedBuffer   // [kh*kw*cg, cout]: Keras' layout is already the GEMM's B
-    let bias: AlignedBuffer?
+    let table: KernelTable
+    /// Per group: the [kh*kw*cg, cout/groups] slice of Keras' kernel, packed for the GEMM.
+    let weights: [PackedMatrix]
+    /// Per group: its slice of the bias, padded to whole panels.
+    let bias: [AlignedBuffer]
     let cg: Int, cout: Int
     let pointwise: Bool
     let constants: [[Int]]
 
-    init(_ node: Node, _ p: ConvParams, _ g: IRGraph) throws {
+    init(_ node: Node, _ p: ConvParams, _ g: IRGraph, _ table: KernelTable) throws {
         self.node = node
         self.p = p
+        self.table = table
         let w = g.constants[p.weights]
-        cg = w.shape[2]; cout = w.shape[3]
-        weights = try AlignedBuffer(w.data)
-        bias = try p.epilogue.bias.map { try AlignedBuffer(g.constants[$0].data) }
+        let cg = w.shape[2], cout = w.shape[3]
+        self.cg = cg
+        self.cout = cout
+        let og = cout / p.groups, rowLen = w.shape[0] * w.shape[1] * cg
+        weights = try w.data.withUnsafeBufferPointer { wp in
+            try (0..<p.groups).map { gi in
+                try PackedMatrix(wp.baseAddress! + gi * og, k: rowLen, n: og, ldb: cout, panelWidth: table.panelWidth)
+            }
+        }
+        bias = try p.epilogue.bias.map { b in
+            try (0..<p.groups).map { gi in try paddedBias(Array(g.constants[b].data[(gi * og)..<((gi + 1) * og)]), panelWidth: table.panelWidth) }
+        } ?? []
         let win = p.window
         pointwise = win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && p.groups == 1
             && (win.padding == .valid || win.padding == .same || win.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
@@ -27,7 +40,7 @@ final class ConvOp: CompiledOp {
         let w = p.window
         let k = w.rank == 1 ? "\(w.kw)" : "\(w.kh)x\(w.kw)"
         let s = w.sh == 1 && w.sw == 1 ? "" : "/\(w.rank == 1 ? "\(w.sw)" : "\(w.sh)x\(w.sw)")"
-        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : "im2col+gemm")"
+        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : "im2col+gemm") \(table.tier.rawValue)"
     }
 
     func plan(_ inputs: [Shape]) throws -> OpPlan {
@@ -47,21 +60,22 @@ final class ConvOp: CompiledOp {
         let pixels = gh.output * gw.output
         let og = cout / p.groups
         let rowLen = p.window.kh * p.window.kw * cg
+        let residual: UnsafePointer<Float>? = p.epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil
         if pointwise {
-            sgemm(m: n * pixels, n: cout, k: c, a: x.f32, lda: c, b: weights.pointer, ldb: cout, c: y.f32, ldc: cout)
-        } else {
-            let cols = s.scratch!.assumingMemoryBound(to: Float.self)
-            for img in 0..<n {
-                let src = x.f32 + img * h * w * c
-                let dst = y.f32 + img * pixels * cout
-                for gi in 0..<p.groups {
-                    im2col(src, channels: c, c0: gi * cg, cg: cg, h: gh, w: gw, cols: cols)
-                    sgemm(m: pixels, n: og, k: rowLen, a: cols, lda: rowLen, b: weights.pointer + gi * og, ldb: cout,
-                          c: dst + gi * og, ldc: cout)
-                }
+            table.gemm(m: n * pixels, a: x.f32, lda: c, b: weights[0], c: y.f32, ldc: cout,
+                       bias: bias.first.map { UnsafePointer($0.pointer) }, residual: residual, activation: p.epilogue.activation)
+            return
+        }
+        let cols = s.scratch!.assumingMemoryBound(to: Float.self)
+        for img in 0..<n {
+            let src = x.f32 + img * h * w * c
+            let offset = img * pixels * cout
+            for gi in 0..<p.groups {
+                im2col(src, channels: c, c0: gi * cg, cg: cg, h: gh, w: gw, cols: cols)
+                table.gemm(m: pixels, a: cols, lda: rowLen, b: weights[gi], c: y.f32 + offset + gi * og, ldc: cout,
+                           bias: bias.isEmpty ? nil : UnsafePointer(bias[gi].pointer),
+                           residual: residual.map { $0 + offset + gi * og }, activation: p.epilogue.activation)
             }
         }
-        applyEpilogue(EpilogueArgs(bias: bias.map { UnsafePointer($0.pointer) }, residual: p.epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil,
-                                   activation: p.epilogue.activation), y.f32, rows: n * pixels, cols: cout, ldc: cout)
     }
 }

@@ -1,25 +1,32 @@
-/// DepthwiseConv1D/2D: direct convolution per image, vectorised over channels, then the epilogue.
+import CDLInferCPU
+
+/// DepthwiseConv1D/2D: with multiplier 1, the tier's direct kernel (channels in vectors, the
+/// epilogue before the store); with a larger multiplier, the reference loop then the epilogue.
 final class DepthwiseOp: CompiledOp {
     let node: Node
     let p: DepthwiseParams
+    let table: KernelTable
     let weights: AlignedBuffer   // [kh, kw, c * multiplier]
-    let bias: AlignedBuffer?
+    let bias: AlignedBuffer?     // padded to whole vectors
     let channels: Int
     let constants: [[Int]]
 
-    init(_ node: Node, _ p: DepthwiseParams, _ g: IRGraph) throws {
+    init(_ node: Node, _ p: DepthwiseParams, _ g: IRGraph, _ table: KernelTable) throws {
         self.node = node
         self.p = p
+        self.table = table
         let w = g.constants[p.weights]
         channels = w.shape[2]
         weights = try AlignedBuffer(w.data)
-        bias = try p.epilogue.bias.map { try AlignedBuffer(g.constants[$0].data) }
+        bias = try p.epilogue.bias.map { try paddedBias(g.constants[$0].data, panelWidth: 64) }
         constants = g.constantShapes
     }
 
     var label: String {
         let w = p.window
-        return "depthwise \(w.rank == 1 ? "\(w.kw)" : "\(w.kh)x\(w.kw)")\(w.sh == 1 && w.sw == 1 ? "" : "/\(w.sw)") direct"
+        let k = w.rank == 1 ? "\(w.kw)" : "\(w.kh)x\(w.kw)"
+        let s = w.sh == 1 && w.sw == 1 ? "" : "/\(w.sw)"
+        return "depthwise \(k)\(s) direct \(p.multiplier == 1 ? table.tier.rawValue : "reference")"
     }
 
     func plan(_ inputs: [Shape]) throws -> OpPlan {
@@ -32,11 +39,28 @@ final class DepthwiseOp: CompiledOp {
         let (n, h, w, c) = nhwcDims(x.shape, rank: p.window.rank)
         let (gh, gw) = p.window.runGeometry(h: h, w: w)
         let pixels = gh.output * gw.output, outC = c * p.multiplier
-        for img in 0..<n {
-            depthwiseConv(x.f32 + img * h * w * c, channels: c, multiplier: p.multiplier, h: gh, w: gw,
-                          kernel: weights.pointer, out: y.f32 + img * pixels * outC)
+        let residual: UnsafePointer<Float>? = p.epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil
+        guard p.multiplier == 1 else {
+            for img in 0..<n {
+                depthwiseConv(x.f32 + img * h * w * c, channels: c, multiplier: p.multiplier, h: gh, w: gw,
+                              kernel: weights.pointer, out: y.f32 + img * pixels * outC)
+            }
+            applyEpilogue(EpilogueArgs(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual, activation: p.epilogue.activation),
+                          y.f32, rows: n * pixels, cols: outC, ldc: outC)
+            return
         }
-        applyEpilogue(EpilogueArgs(bias: bias.map { UnsafePointer($0.pointer) }, residual: p.epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil,
-                                   activation: p.epilogue.activation), y.f32, rows: n * pixels, cols: outC, ldc: outC)
+        let register = p.epilogue.activation.registerEpilogue
+        for img in 0..<n {
+            var d = dl_dwconv(input: x.f32 + img * h * w * c, weights: weights.pointer, output: y.f32 + img * pixels * c,
+                              h: Int64(h), w: Int64(w), c: Int64(c), oh: Int64(gh.output), ow: Int64(gw.output),
+                              kh: Int64(p.window.kh), kw: Int64(p.window.kw), sh: Int64(p.window.sh), sw: Int64(p.window.sw),
+                              dh: Int64(p.window.dh), dw: Int64(p.window.dw), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
+            var e = dl_epilogue(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + img * pixels * c },
+                                ld_residual: c, activation: register?.code ?? 0, lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+            table.depthwise(&d, &e, 0, gh.output)
+        }
+        if register == nil {
+            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: p.epilogue.activation), y.f32, rows: n * pixels, cols: c, ldc: c)
+        }
     }
 }

@@ -22,7 +22,7 @@ enum FoldConstants {
 
     /// Runs one node on its constant inputs with the same compiled op a session would use.
     static func evaluate(_ node: Node, _ g: IRGraph) throws -> [ConstTensor] {
-        let op = try Compiler.lower(node, g)
+        let op = try Compiler.lower(node, g, try KernelTable.active.get())
         let inputs = node.inputs.map { g.constants[g.values[$0].constant!] }
         let p = try op.plan(inputs.map { $0.shape })
         let inBuffers = try inputs.map { try AlignedBuffer($0.data) }

@@ -52,11 +52,15 @@ class LoadOptionsC(ctypes.Structure):
 
 
 def _candidates():
+    """$DLINFER_LIB if set (and nothing else); else the copy bundled by `pip install` (dlinfer/lib),
+    then the build folders of the repository this package sits in (.build/release, .build/debug)."""
     env = os.environ.get("DLINFER_LIB")
     if env:
         yield Path(env)
         return
-    root = Path(__file__).resolve().parents[3]
+    here = Path(__file__).resolve().parent
+    yield here / "lib" / "libdlinfer.so"
+    root = here.parents[2]
     for build in ("release", "debug"):
         yield root / ".build" / build / "libdlinfer.so"
 
@@ -65,8 +69,11 @@ def library_path():
     for p in _candidates():
         if p.is_file():
             return p
-    raise OSError("libdlinfer.so not found: set DLINFER_LIB or run `swift build -c release` "
-                  "(looked in: " + ", ".join(str(p) for p in _candidates()) + ")")
+    if os.environ.get("DLINFER_LIB"):
+        raise OSError("libdlinfer.so not found: DLINFER_LIB=%s is not a file" % os.environ["DLINFER_LIB"])
+    raise OSError("libdlinfer.so not found (looked in: " + ", ".join(str(p) for p in _candidates()) + "): "
+                  "set DLINFER_LIB to the library, or in the dlinfer repository run `swift build -c release` "
+                  "(then `python3 -m pip install ./bindings/python` bundles it into the installed package)")
 
 
 def _declare(lib):

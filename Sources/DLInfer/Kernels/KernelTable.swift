@@ -1,0 +1,59 @@
+import CDLInferCPU
+import DLInferKernelsAVX2
+import DLInferKernelsAVX512
+import Glibc
+
+/// Instruction-set tiers with their own kernels, best last.
+enum ISATier: String, CaseIterable, Comparable {
+    case scalar, avx2, avx512
+
+    static func < (a: ISATier, b: ISATier) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+
+    /// The best tier this CPU runs (checked once, from CPUID).
+    static let best: ISATier = {
+        switch dl_cpu_level() {
+        case 4: return .avx512
+        case 3: return .avx2
+        default: return .scalar
+        }
+    }()
+
+    /// Tiers the CPU can run, for tests that compare every tier with the reference.
+    static var supported: [ISATier] { allCases.filter { $0 <= best } }
+}
+
+/// C = A * packed B over rows [rowBegin, rowEnd), with the epilogue applied before the store.
+typealias SgemmKernel = (_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ packedB: UnsafePointer<Float>,
+                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: UnsafePointer<dl_epilogue>,
+                         _ rowBegin: Int, _ rowEnd: Int) -> Void
+
+typealias DepthwiseKernel = (_ conv: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl_epilogue>,
+                             _ rowBegin: Int, _ rowEnd: Int) -> Void
+
+/// The kernels of one tier. Filled once; ops keep the table they were compiled for.
+struct KernelTable {
+    let tier: ISATier
+    /// Columns per packed-B panel (the GEMM's register tile width).
+    let panelWidth: Int
+    let sgemm: SgemmKernel
+    /// Depthwise convolution with multiplier 1 over output rows [rowBegin, rowEnd).
+    let depthwise: DepthwiseKernel
+
+    static func make(_ tier: ISATier) -> KernelTable {
+        switch tier {
+        case .avx512: return KernelTable(tier: tier, panelWidth: avx512PanelWidth, sgemm: avx512Sgemm, depthwise: avx512Depthwise)
+        case .avx2: return KernelTable(tier: tier, panelWidth: avx2PanelWidth, sgemm: avx2Sgemm, depthwise: avx2Depthwise)
+        case .scalar: return KernelTable(tier: tier, panelWidth: scalarPanelWidth, sgemm: scalarSgemm, depthwise: scalarDepthwise)
+        }
+    }
+
+    /// The best tier, capped by DLINFER_ISA=avx512|avx2|scalar (for reproducibility and tests).
+    static let active: Result<KernelTable, DLError> = {
+        guard let raw = getenv("DLINFER_ISA") else { return .success(make(ISATier.best)) }
+        let name = String(cString: raw).lowercased()
+        guard let cap = ISATier(rawValue: name) else {
+            return .failure(DLError(.invalidArgument, "DLINFER_ISA=\(name): expected one of avx512, avx2, scalar"))
+        }
+        return .success(make(min(cap, ISATier.best)))
+    }()
+}

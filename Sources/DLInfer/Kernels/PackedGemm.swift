@@ -1,0 +1,102 @@
+import CDLInferCPU
+
+/// A GEMM's B operand ([k, n], row-major) packed once into the layout the tier's kernel reads:
+/// panels of `panelWidth` columns, each [k][panelWidth], the last one zero-padded.
+final class PackedMatrix {
+    let k: Int, n: Int, panelWidth: Int
+    let data: AlignedBuffer
+
+    init(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, panelWidth: Int) throws {
+        self.k = k
+        self.n = n
+        self.panelWidth = panelWidth
+        let panels = (n + panelWidth - 1) / panelWidth
+        data = try AlignedBuffer(count: try checkedMul(try checkedMul(panels, k), panelWidth))
+        for p in 0..<panels {
+            let cols = min(panelWidth, n - p * panelWidth)
+            let dst = data.pointer + p * k * panelWidth
+            for kk in 0..<k { (dst + kk * panelWidth).update(from: b + kk * ldb + p * panelWidth, count: cols) }
+        }
+    }
+}
+
+/// A bias vector padded with zeros to whole panels (the kernels load it a vector at a time).
+func paddedBias(_ bias: [Float], panelWidth: Int) throws -> AlignedBuffer {
+    let b = try AlignedBuffer(count: (bias.count + panelWidth - 1) / panelWidth * panelWidth)
+    bias.withUnsafeBufferPointer { b.pointer.update(from: $0.baseAddress!, count: bias.count) }
+    return b
+}
+
+extension Activation {
+    /// The activation as a register epilogue the GEMM kernels apply before storing, if it is one.
+    var registerEpilogue: (code: Int32, lo: Float, hi: Float)? {
+        switch self {
+        case .linear: return (Int32(DL_ACT_NONE), 0, 0)
+        case .relu: return (Int32(DL_ACT_RELU), 0, 0)
+        case .relu6: return (Int32(DL_ACT_CLAMP), 0, 6)
+        case .hardTanh: return (Int32(DL_ACT_CLAMP), -1, 1)
+        case .leakyRelu(let s): return (Int32(DL_ACT_LEAKY), s, 0)
+        case .reluGeneral(let m, 0, 0):
+            guard let m else { return (Int32(DL_ACT_RELU), 0, 0) }
+            return m > 0 ? (Int32(DL_ACT_CLAMP), 0, m) : nil
+        default: return nil
+        }
+    }
+}
+
+extension KernelTable {
+    /// c[m, n] = act(a[m, k] * b + bias + residual): the kernel applies what it can in registers
+    /// and the rest (other activations) runs as one pass over the rows just written.
+    func gemm(m: Int, a: UnsafePointer<Float>, lda: Int, b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int,
+              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation) {
+        if m == 0 || b.n == 0 { return }
+        let register = activation.registerEpilogue
+        var e = dl_epilogue(bias: bias, residual: residual, ld_residual: ldc,
+                            activation: register?.code ?? Int32(DL_ACT_NONE), lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+        if b.k == 0 {
+            for i in 0..<m { (c + i * ldc).update(repeating: 0, count: b.n) }
+            applyEpilogue(EpilogueArgs(bias: bias, residual: residual, activation: activation), c, rows: m, cols: b.n, ldc: ldc)
+            return
+        }
+        withUnsafePointer(to: &e) { sgemm(m, b.n, b.k, a, lda, b.data.pointer, c, ldc, $0, 0, m) }
+        if register == nil {
+            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c, rows: m, cols: b.n, ldc: ldc)
+        }
+    }
+}
+
+/// The portable tier's panel width.
+let scalarPanelWidth = 16
+
+/// The portable tier: plain loops over the same packed layout (and the same epilogue).
+func scalarSgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ packedB: UnsafePointer<Float>,
+                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: UnsafePointer<dl_epilogue>,
+                 _ rowBegin: Int, _ rowEnd: Int) {
+    let w = scalarPanelWidth, e = epilogue.pointee
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { acc in
+        for i in rowBegin..<rowEnd {
+            let ai = a + i * lda
+            for p in 0..<((n + w - 1) / w) {
+                let col0 = p * w, cols = min(w, n - col0), bp = packedB + p * k * w
+                for j in 0..<w { acc[j] = 0 }
+                for kk in 0..<k {
+                    let s = ai[kk], row = bp + kk * w
+                    for j in 0..<w { acc[j] += s * row[j] }
+                }
+                let out = c + i * ldc + col0
+                for j in 0..<cols {
+                    var v = acc[j]
+                    if let b = e.bias { v += b[col0 + j] }
+                    if let r = e.residual { v += r[i * e.ld_residual + col0 + j] }
+                    switch e.activation {
+                    case Int32(DL_ACT_RELU): if v < 0 { v = 0 }
+                    case Int32(DL_ACT_CLAMP): if v < e.lo { v = e.lo } else if v > e.hi { v = e.hi }
+                    case Int32(DL_ACT_LEAKY): if v < 0 { v *= e.lo }
+                    default: break
+                    }
+                    out[j] = v
+                }
+            }
+        }
+    }
+}
