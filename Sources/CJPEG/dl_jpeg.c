@@ -19,7 +19,7 @@ static void dl_jpeg_error_exit(j_common_ptr cinfo) {
 
 static void dl_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
-int dl_jpeg_decode(const unsigned char *data, size_t size, int channels,
+int dl_jpeg_decode(const unsigned char *data, size_t size, int channels, size_t max_pixels,
                    unsigned char **out, int *width, int *height,
                    char *err, size_t err_size) {
     struct jpeg_decompress_struct cinfo;
@@ -48,6 +48,14 @@ int dl_jpeg_decode(const unsigned char *data, size_t size, int channels,
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    /* The header's size alone decides the output buffer and the decoding time: check it first. */
+    if ((size_t)cinfo.image_width * cinfo.image_height > max_pixels) {
+        snprintf(err, err_size, "JPEG of %ux%u pixels (%.1f megapixels) exceeds the limit of %.1f megapixels",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height,
+                 (double)cinfo.image_width * cinfo.image_height / 1e6, (double)max_pixels / 1e6);
+        jpeg_destroy_decompress(&cinfo);
+        return 2;
+    }
     if (cinfo.num_components != 1 && cinfo.num_components != 3) {
         snprintf(err, err_size, "unsupported JPEG with %d color components (CMYK?)", cinfo.num_components);
         jpeg_destroy_decompress(&cinfo);

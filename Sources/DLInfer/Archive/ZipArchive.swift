@@ -1,7 +1,8 @@
 import CZlib
 
 /// Reads the members of a zip archive held in memory (a Keras 3 `.keras` file): stored or
-/// deflated entries, no zip64, no encryption.
+/// deflated entries, no zip64, no encryption. A member's declared size is checked against what its
+/// data can hold and against `maxMemberBytes` before anything is allocated for it.
 struct ZipArchive {
     struct Entry {
         let name: String
@@ -11,17 +12,22 @@ struct ZipArchive {
         let localHeaderOffset: Int
     }
 
+    /// How much deflate can expand data at most (258-byte matches coded in 2 bits).
+    static let maxDeflateRatio = 1032
+
     let bytes: [UInt8]
     let label: String
     let entries: [Entry]
+    let maxMemberBytes: Int
 
     static func looksLikeZip(_ bytes: [UInt8]) -> Bool {
         bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && bytes[2] == 0x03 && bytes[3] == 0x04
     }
 
-    init(bytes: [UInt8], label: String) throws {
+    init(bytes: [UInt8], label: String, maxMemberBytes: Int = KerasLoader.defaultMaxWeightBytes) throws {
         self.bytes = bytes
         self.label = label
+        self.maxMemberBytes = maxMemberBytes
         func fail(_ m: String) -> DLError { DLError.format("\(label): corrupt zip archive: \(m)") }
         func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
         func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
@@ -68,34 +74,51 @@ struct ZipArchive {
         let xlen = Int(bytes[h + 28]) | Int(bytes[h + 29]) << 8
         let start = h + 30 + nlen + xlen
         guard start + e.compressedSize <= bytes.count else { throw fail("data runs past the end (truncated?)") }
-        let raw = Array(bytes[start..<(start + e.compressedSize)])
+        guard e.size <= maxMemberBytes else {
+            throw DLError.unsupported("\(label): member '\(name)' of \(e.size) bytes exceeds the limit of \(maxMemberBytes) bytes")
+        }
+        let raw = bytes[start..<(start + e.compressedSize)]
         switch e.method {
         case 0:
-            return raw
+            guard e.size == e.compressedSize else { throw fail("stored member declares \(e.size) bytes but holds \(e.compressedSize)") }
+            return Array(raw)
         case 8:
-            return try inflate(raw, expected: e.size, fail: fail)
+            guard e.size <= e.compressedSize * Self.maxDeflateRatio else {
+                throw fail("declares \(e.size) bytes, more than \(e.compressedSize) deflated bytes can hold")
+            }
+            return try inflate(Array(raw), size: e.size, fail: fail)
         default:
             throw fail("compression method \(e.method) is not supported (stored and deflate are)")
         }
     }
 
-    private func inflate(_ input: [UInt8], expected: Int, fail: (String) -> DLError) throws -> [UInt8] {
-        guard expected <= 1 << 32 else { throw fail("member too large") }
-        var out = [UInt8](repeating: 0, count: max(expected, 1))
+    /// Inflates chunk by chunk: memory grows with the output actually produced (a false declared
+    /// size costs nothing) and stops at the declared size.
+    private func inflate(_ input: [UInt8], size: Int, fail: (String) -> DLError) throws -> [UInt8] {
         var input = input
         var stream = z_stream()
         guard dl_inflate_init_raw(&stream) == Z_OK else { throw fail("zlib init failed") }
         defer { inflateEnd(&stream) }
-        let status: Int32 = input.withUnsafeMutableBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { outp in
-                stream.next_in = inp.baseAddress
-                stream.avail_in = uInt(inp.count)
-                stream.next_out = outp.baseAddress
-                stream.avail_out = uInt(outp.count)
-                return CZlib.inflate(&stream, Z_FINISH)
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var status = Z_OK
+        try input.withUnsafeMutableBufferPointer { inp in
+            stream.next_in = inp.baseAddress
+            stream.avail_in = uInt(inp.count)
+            while status == Z_OK {
+                status = chunk.withUnsafeMutableBufferPointer { c in
+                    stream.next_out = c.baseAddress
+                    stream.avail_out = uInt(c.count)
+                    return CZlib.inflate(&stream, Z_NO_FLUSH)
+                }
+                let n = chunk.count - Int(stream.avail_out)
+                guard n <= size - out.count else { throw fail("inflates to more than the declared \(size) bytes") }
+                out += chunk[0..<n]
             }
         }
-        guard status == Z_STREAM_END, Int(stream.total_out) == expected else { throw fail("deflate data is corrupt") }
-        return Array(out.prefix(expected))
+        guard status == Z_STREAM_END, out.count == size else {
+            throw fail(status == Z_STREAM_END ? "inflates to \(out.count) bytes, not the declared \(size)" : "deflate data is corrupt")
+        }
+        return out
     }
 }

@@ -8,6 +8,12 @@ public enum ImagePreprocess: Int32 {
 /// JPEG -> float HWC tensor, the way TensorFlow's pipeline produces it:
 /// decode_jpeg (integer-fast DCT) -> resize bilinear (half-pixel, no antialias) -> preprocessing.
 public enum ImageLoader {
+    /// Largest image decoded, in pixels (source or target): 100 megapixels. A JPEG's header alone
+    /// sets how much memory and time decoding takes, so it is checked before decoding.
+    /// libjpeg's scaled decoding (scale_num/scale_denom) is not used: it changes pixels against
+    /// TensorFlow's decode-then-resize, which the pipeline matches exactly.
+    public static let maxPixels = 100_000_000
+
     public static func load(path: String, height: Int, width: Int, channels: Int, mode: ImagePreprocess) throws -> [Float] {
         let bytes = try readWholeFile(path)
         return try withContext(path) { try decode(bytes, height: height, width: width, channels: channels, mode: mode) }
@@ -15,8 +21,8 @@ public enum ImageLoader {
 
     public static func decode(_ bytes: [UInt8], height: Int, width: Int, channels: Int, mode: ImagePreprocess) throws -> [Float] {
         guard channels == 1 || channels == 3 else { throw DLError(.invalidArgument, "channels must be 1 or 3, got \(channels)") }
-        guard height > 0, width > 0, height <= 1 << 15, width <= 1 << 15 else {
-            throw DLError(.invalidArgument, "target size \(height)x\(width) is out of range")
+        guard height > 0, width > 0, height <= 1 << 15, width <= 1 << 15, height * width <= maxPixels else {
+            throw DLError(.invalidArgument, "target size \(height)x\(width) is out of range (at most \(maxPixels / 1_000_000) megapixels)")
         }
         if (mode == .caffe || mode == .torch) && channels != 3 {
             throw DLError(.invalidArgument, "preprocessing mode \(mode) needs 3 channels")
@@ -25,9 +31,9 @@ public enum ImageLoader {
         var w: Int32 = 0, h: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
         let rc = bytes.withUnsafeBufferPointer {
-            dl_jpeg_decode($0.baseAddress, $0.count, Int32(channels), &pixels, &w, &h, &err, err.count)
+            dl_jpeg_decode($0.baseAddress, $0.count, Int32(channels), maxPixels, &pixels, &w, &h, &err, err.count)
         }
-        guard rc == 0, let pixels else { throw DLError.format(String(cString: err)) }
+        guard rc == 0, let pixels else { throw DLError(rc == 2 ? .unsupported : .format, String(cString: err)) }
         defer { dl_jpeg_free(pixels) }
         let srcH = Int(h), srcW = Int(w)
         let source = (0..<(srcH * srcW * channels)).map { Float(pixels[$0]) }

@@ -4,50 +4,57 @@
 enum KerasLoader {
     static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    static func load(path: String, weightsPath: String?, kerasVersion: String?) throws -> IRGraph {
+    /// Default of `maxWeightBytes`: 4 GiB.
+    static let defaultMaxWeightBytes = 4 << 30
+
+    /// `maxWeightBytes` bounds what a file can make the loader allocate: the float32 weights it
+    /// reads in total, and each member it decompresses from a .keras archive.
+    static func load(path: String, weightsPath: String?, kerasVersion: String?,
+                     maxWeightBytes: Int = defaultMaxWeightBytes) throws -> IRGraph {
         let head = try readPrefix(path, count: 8)
         guard !head.isEmpty else { throw DLError.format("\(path): empty file") }
         if head == hdf5Signature {
             if weightsPath != nil {
                 throw DLError(.invalidArgument, "\(path) is a full-model HDF5 file; weights_path must be NULL for it")
             }
-            return try loadFullHDF5(path, kerasVersion: kerasVersion)
+            return try loadFullHDF5(path, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes)
         }
         let bytes = try readWholeFile(path)
         if ZipArchive.looksLikeZip(bytes) {
             if weightsPath != nil {
                 throw DLError(.invalidArgument, "\(path) is a .keras archive; weights_path must be NULL for it")
             }
-            return try loadArchive(bytes, label: path, kerasVersion: kerasVersion)
+            return try loadArchive(bytes, label: path, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes)
         }
         if bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }) == UInt8(ascii: "{") {
             guard let weightsPath else {
                 throw DLError(.invalidArgument, "\(path) is an architecture JSON; pass the weights file as weights_path")
             }
-            return try loadJSONWithWeights(bytes, label: path, weightsPath: weightsPath, kerasVersion: kerasVersion)
+            return try loadJSONWithWeights(bytes, label: path, weightsPath: weightsPath, kerasVersion: kerasVersion,
+                                           maxWeightBytes: maxWeightBytes)
         }
         throw DLError.format("\(path): not a Keras model file (expected HDF5 .h5, a .keras archive, or an architecture JSON)")
     }
 
-    private static func loadFullHDF5(_ path: String, kerasVersion: String?) throws -> IRGraph {
-        let file = try HDF5File(path: path)
+    private static func loadFullHDF5(_ path: String, kerasVersion: String?, maxWeightBytes: Int) throws -> IRGraph {
+        let file = try HDF5File(path: path, maxWeightBytes: maxWeightBytes)
         let root = file.root
         guard let configText = try root.stringAttribute("model_config") else {
-            if root.hasAttribute("layer_names") || root.kind(of: "layers") == .group {
+            if try root.hasAttribute("layer_names") || root.kind(of: "layers") == .group {
                 throw DLError(.invalidArgument, "\(path) holds weights only; load the architecture JSON with this file as weights_path")
             }
             throw DLError.format("\(path): HDF5 file without a 'model_config' attribute is not a Keras model")
         }
         let semantics = KerasSemantics(kerasVersion: try root.stringAttribute("keras_version") ?? kerasVersion)
         let config = try withContext("\(path): model_config") { try JSON.parse(configText) }
-        let weightsRoot = root.kind(of: "model_weights") == .group ? root.child("model_weights") : root
+        let weightsRoot = try root.kind(of: "model_weights") == .group ? root.child("model_weights") : root
         return try withContext(path) {
             try KerasModelBuilder(semantics: semantics).build(model: config, weights: LegacyWeightStore(root: weightsRoot))
         }
     }
 
-    private static func loadArchive(_ bytes: [UInt8], label: String, kerasVersion: String?) throws -> IRGraph {
-        let zip = try ZipArchive(bytes: bytes, label: label)
+    private static func loadArchive(_ bytes: [UInt8], label: String, kerasVersion: String?, maxWeightBytes: Int) throws -> IRGraph {
+        let zip = try ZipArchive(bytes: bytes, label: label, maxMemberBytes: maxWeightBytes)
         guard let configBytes = try zip.read("config.json") else {
             throw DLError.format("\(label): zip archive without config.json is not a .keras model")
         }
@@ -60,25 +67,26 @@ enum KerasLoader {
             }
             throw DLError.format("\(label): archive has no model.weights.h5")
         }
-        let file = try HDF5File(image: weightBytes, label: "\(label):model.weights.h5")
+        let file = try HDF5File(image: weightBytes, label: "\(label):model.weights.h5", maxWeightBytes: maxWeightBytes)
         return try withContext(label) {
             try KerasModelBuilder(semantics: KerasSemantics(kerasVersion: version))
                 .build(model: config, weights: VarsWeightStore(scope: file.root))
         }
     }
 
-    private static func loadJSONWithWeights(_ bytes: [UInt8], label: String, weightsPath: String, kerasVersion: String?) throws -> IRGraph {
+    private static func loadJSONWithWeights(_ bytes: [UInt8], label: String, weightsPath: String, kerasVersion: String?,
+                                            maxWeightBytes: Int) throws -> IRGraph {
         let config = try withContext(label) { try JSON.parse(bytes) }
         let head = try readPrefix(weightsPath, count: 8)
         guard head == hdf5Signature else { throw DLError.format("\(weightsPath): not an HDF5 weights file") }
-        let file = try HDF5File(path: weightsPath)
+        let file = try HDF5File(path: weightsPath, maxWeightBytes: maxWeightBytes)
         let root = file.root
         let store: WeightStore
-        if root.kind(of: "model_weights") == .group {
+        if try root.kind(of: "model_weights") == .group {
             store = LegacyWeightStore(root: root.child("model_weights"))
-        } else if root.hasAttribute("layer_names") {
+        } else if try root.hasAttribute("layer_names") {
             store = LegacyWeightStore(root: root)
-        } else if root.kind(of: "layers") == .group || root.kind(of: "vars") == .group {
+        } else if try root.kind(of: "layers") == .group || root.kind(of: "vars") == .group {
             store = VarsWeightStore(scope: root)
         } else {
             throw DLError.format("\(weightsPath): HDF5 file is neither a legacy nor a Keras 3 weights file")

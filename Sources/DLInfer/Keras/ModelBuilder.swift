@@ -186,8 +186,7 @@ struct KerasModelBuilder {
         var values: [TensorRef: Int] = [:]
         var inputValueOf: [String: Int] = [:]
         var inputPorts: [String: (String, Bool, Shape)] = [:]
-        struct Pending { let layer: LayerEmitter; let node: Int; let inputs: [TensorRef] }
-        var pending: [Pending] = []
+        var pending: [PendingCall] = []
         var outputNodeOffset: [String: Int] = [:]
 
         for entry in entries {
@@ -205,14 +204,14 @@ struct KerasModelBuilder {
                 for (k, node) in (entry["inbound_nodes"]?.array ?? []).enumerated() {
                     let call = try OpCall(keras3Node: node, layer: c.name)
                     let op = try withContext(c.context) { try OpLayers.make(c, call: call) }
-                    pending.append(Pending(layer: op, node: k, inputs: call.refs))
+                    pending.append(PendingCall(layer: op, node: k, inputs: call.refs))
                 }
                 continue
             }
             if TFOpLambda.classNames.contains(c.className) {
                 for (k, node) in (entry["inbound_nodes"]?.array ?? []).enumerated() {
                     let (op, refs) = try TFOpLambda.make(c, node: node)
-                    pending.append(Pending(layer: op, node: k, inputs: refs))
+                    pending.append(PendingCall(layer: op, node: k, inputs: refs))
                 }
                 continue
             }
@@ -221,30 +220,11 @@ struct KerasModelBuilder {
             if Self.modelClasses.contains(c.className), nodes.first?.object != nil, c.className != "Sequential" { outputNodeOffset[c.name] = 1 }
             let offset = nodeIndexOffset(entry, kerasFormat3: nodes.first?.object != nil)
             for (k, node) in nodes.enumerated() {
-                pending.append(Pending(layer: layer, node: k + offset, inputs: try nodeInputs(node, layer: c.name)))
+                pending.append(PendingCall(layer: layer, node: k + offset, inputs: try nodeInputs(node, layer: c.name)))
             }
         }
 
-        // Config order need not be topological: place each call once its inputs exist.
-        while !pending.isEmpty {
-            var progressed = false
-            var rest: [Pending] = []
-            for p in pending {
-                let ins = p.inputs.compactMap { values[$0] }
-                guard ins.count == p.inputs.count else { rest.append(p); continue }
-                let outs = try withContext(p.layer.context) { try p.layer.emit(&g, ins) }
-                guard outs.count == p.layer.outputCount else {
-                    throw DLError(.internal, "\(p.layer.context) emitted \(outs.count) outputs, expected \(p.layer.outputCount)")
-                }
-                for (i, v) in outs.enumerated() { values[TensorRef(layer: p.layer.name, node: p.node, index: i)] = v }
-                progressed = true
-            }
-            pending = rest
-            if !progressed {
-                let missing = pending[0].inputs.first { values[$0] == nil }!
-                throw DLError.format("model '\(name)': layer '\(pending[0].layer.name)' reads '\(missing.layer)' node \(missing.node) tensor \(missing.index), which no layer produces")
-            }
-        }
+        try place(pending, values: &values, into: &g, model: name)
 
         let ins = try refList(config["input_layers"], what: "input_layers", model: name)
         let outs = try refList(config["output_layers"], what: "output_layers", model: name)
@@ -270,6 +250,49 @@ struct KerasModelBuilder {
         g.outputNames = outputNames
     }
 
+    private struct PendingCall { let layer: LayerEmitter; let node: Int; let inputs: [TensorRef] }
+
+    /// Emits every call once its inputs exist (config order need not be topological), in the
+    /// order repeated sweeps over the config would: each sweep emits, in config order, every call
+    /// whose inputs exist by then. A call is queued when its last missing input appears: into the
+    /// current sweep if it comes later in the config, else into the next. O(n log n), where
+    /// re-sweeping is quadratic on configs listed in reverse.
+    private func place(_ pending: [PendingCall], values: inout [TensorRef: Int], into g: inout IRGraph, model name: String) throws {
+        var missing = [Int](repeating: 0, count: pending.count)
+        var waiting: [TensorRef: [Int]] = [:]
+        var sweep = IndexHeap(), nextSweep = IndexHeap()
+        for (i, p) in pending.enumerated() {
+            for r in p.inputs where values[r] == nil {
+                missing[i] += 1
+                waiting[r, default: []].append(i)
+            }
+            if missing[i] == 0 { sweep.push(i) }
+        }
+        while true {
+            while let i = sweep.popMin() {
+                let p = pending[i]
+                let outs = try withContext(p.layer.context) { try p.layer.emit(&g, p.inputs.map { values[$0]! }) }
+                guard outs.count == p.layer.outputCount else {
+                    throw DLError(.internal, "\(p.layer.context) emitted \(outs.count) outputs, expected \(p.layer.outputCount)")
+                }
+                for (k, v) in outs.enumerated() {
+                    let ref = TensorRef(layer: p.layer.name, node: p.node, index: k)
+                    values[ref] = v
+                    for j in waiting.removeValue(forKey: ref) ?? [] {
+                        missing[j] -= 1
+                        if missing[j] == 0 { j > i ? sweep.push(j) : nextSweep.push(j) }
+                    }
+                }
+            }
+            if nextSweep.isEmpty { break }
+            swap(&sweep, &nextSweep)
+        }
+        if let first = missing.firstIndex(where: { $0 > 0 }) {
+            let missingRef = pending[first].inputs.first { values[$0] == nil }!
+            throw DLError.format("model '\(name)': layer '\(pending[first].layer.name)' reads '\(missingRef.layer)' node \(missingRef.node) tensor \(missingRef.index), which no layer produces")
+        }
+    }
+
     /// Keras 3 serialises functional-API ops (x + 3.0, ops.mean...) as entries from keras.src.ops
     /// whose class names can collide with layers ("Add", "Multiply"). Its legacy .h5 writer drops
     /// the module; there an op is told apart by its config, which holds only op arguments, never
@@ -289,4 +312,37 @@ struct KerasModelBuilder {
         return first["class_name"]?.string == "InputLayer" || first["config"]?["batch_input_shape"] != nil ? 1 : 0
     }
 
+}
+
+/// A binary min-heap of indices.
+private struct IndexHeap {
+    private var items: [Int] = []
+
+    var isEmpty: Bool { items.isEmpty }
+
+    mutating func push(_ x: Int) {
+        items.append(x)
+        var c = items.count - 1
+        while c > 0, items[(c - 1) / 2] > items[c] {
+            items.swapAt(c, (c - 1) / 2)
+            c = (c - 1) / 2
+        }
+    }
+
+    mutating func popMin() -> Int? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if items.isEmpty { return top }
+        items[0] = last
+        var p = 0
+        while true {
+            let l = 2 * p + 1, r = l + 1
+            var m = p
+            if l < items.count, items[l] < items[m] { m = l }
+            if r < items.count, items[r] < items[m] { m = r }
+            if m == p { return top }
+            items.swapAt(p, m)
+            p = m
+        }
+    }
 }

@@ -49,7 +49,7 @@ struct LegacyWeightStore: WeightStore {
     let root: HDF5Group
 
     func layer(_ name: String) throws -> StoredWeights {
-        guard root.kind(of: name) == .group else { return .empty("\(root.description)/\(name)") }
+        guard try root.kind(of: name) == .group else { return .empty("\(root.description)/\(name)") }
         let g = root.child(name)
         let names = try g.stringsAttribute("weight_names") ?? []
         return StoredWeights(location: g.description, labels: names, load: { try g.readTensor(names[$0]) })
@@ -116,7 +116,7 @@ struct VarsWeightStore: WeightStore {
 
     func layer(_ name: String) throws -> StoredWeights {
         let path = "layers/\(key(name))/vars"
-        guard scope.kind(of: path) == .group else { return .empty("\(scope.description)/\(path)") }
+        guard try scope.kind(of: path) == .group else { return .empty("\(scope.description)/\(path)") }
         let g = scope.child(path)
         let names = try g.children().sorted { (Int($0) ?? Int.max, $0) < (Int($1) ?? Int.max, $1) }
         return StoredWeights(location: g.description, labels: names, load: { try g.readTensor(names[$0]) })
