@@ -22,7 +22,8 @@
  * Versioning
  *   DL_ABI_VERSION changes only additively; dl_abi_version() returns the value the library was
  *   built with, so a program can check it is at least the header it was compiled against.
- *   Version 2 added dl_session_options, dl_session_create_with_options and the profile calls.
+ *   Version 2 added dl_session_options (profiling, intra-op threads),
+ *   dl_session_create_with_options and the profile calls.
  */
 #ifndef DLINFER_H
 #define DLINFER_H
@@ -125,6 +126,9 @@ typedef struct dl_session_options {
     uint32_t struct_size;
     /* Nonzero: time every op of every run (two clock reads per op), for dl_session_profile_*. */
     int32_t profile;
+    /* Intra-op threads: convolutions and dense layers are split across them (the calling thread
+     * takes part). 0 or 1: one thread (the default); at most 256. Results do not depend on it. */
+    int32_t num_threads;
 } dl_session_options;
 
 /* dl_session_create with settings; options may be NULL (the defaults). */

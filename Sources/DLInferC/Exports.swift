@@ -113,8 +113,9 @@ public func cSessionCreateWithOptions(_ model: OpaquePointer?, _ options: Unsafe
                 throw invalid("dl_session_create_with_options: options.struct_size is \(options.pointee.struct_size), expected \(MemoryLayout<dl_session_options>.size)")
             }
             settings.profile = options.pointee.profile != 0
+            settings.threads = options.pointee.num_threads == 0 ? 1 : Int(options.pointee.num_threads)
         }
-        out.pointee = OpaquePointer(Unmanaged.passRetained(SessionHandle(m, options: settings)).toOpaque())
+        out.pointee = OpaquePointer(Unmanaged.passRetained(try SessionHandle(m, options: settings)).toOpaque())
     }
 }
 

@@ -31,9 +31,9 @@ final class SessionHandle {
     let session: Session
     private(set) var profile: [(entry: ProfileEntry, op: UnsafeMutablePointer<CChar>, layers: UnsafeMutablePointer<CChar>)] = []
 
-    init(_ model: ModelHandle, options: SessionOptions) {
+    init(_ model: ModelHandle, options: SessionOptions) throws {
         self.model = model
-        session = Session(model: model.model, options: options)
+        session = try Session(model: model.model, options: options)
     }
 
     func snapshotProfile() {

@@ -85,7 +85,7 @@ extension Results {
         lines += [
             "load         \(ms(loadSeconds)) ms",
             "first run    \(ms(firstRunSeconds)) ms (includes planning)",
-            "timed runs   \(latency.runs) in \(fixed(timedSeconds, 2)) s, after \(warmupRuns) warmup runs, \(threads) thread",
+            "timed runs   \(latency.runs) in \(fixed(timedSeconds, 2)) s, after \(warmupRuns) warmup runs, \(threads) thread\(threads == 1 ? "" : "s")",
             "latency ms   min \(ms(latency.min))  median \(ms(latency.median))  p90 \(ms(latency.p90))  p99 \(ms(latency.p99))  mean \(ms(latency.mean))",
             "throughput   \(fixed(samplesPerSecond, samplesPerSecond >= 100 ? 0 : 1)) samples/s (batch \(batch) / median)",
             "arena        \(megabytes(arenaBytes)) MB",

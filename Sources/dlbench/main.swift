@@ -152,7 +152,7 @@ func benchmark(_ options: Options) throws -> Results {
     let loadSeconds = now() - loadStart
     let inputs = BoundInputs(ports: model.inputs, shapes: try resolveShapes(model, options))
 
-    let session = Session(model: model)
+    let session = try Session(model: model, options: SessionOptions(threads: options.threads))
     let firstStart = now()
     try inputs.run(session)
     let firstRunSeconds = now() - firstStart
@@ -178,15 +178,15 @@ func benchmark(_ options: Options) throws -> Results {
         latency: Latency(latencies), timedSeconds: timedSeconds,
         arenaBytes: session.arenaBytes, peakRSSBytes: peakRSS, optimizations: model.optimizationReport)
     if options.profile {
-        results.profile = try profile(model, inputs, runs: min(latencies.count, 200), warmup: options.warmup,
+        results.profile = try profile(model, inputs, runs: min(latencies.count, 200), warmup: options.warmup, threads: options.threads,
                                       perRunEstimate: results.latency.median)
     }
     return results
 }
 
 /// A separate pass with a profiling session, so its per-op clock reads stay out of the latency figures.
-func profile(_ model: Model, _ inputs: BoundInputs, runs: Int, warmup: Int, perRunEstimate: Double) throws -> Profile {
-    let session = Session(model: model, options: SessionOptions(profile: true))
+func profile(_ model: Model, _ inputs: BoundInputs, runs: Int, warmup: Int, threads: Int, perRunEstimate: Double) throws -> Profile {
+    let session = try Session(model: model, options: SessionOptions(profile: true, threads: threads))
     for _ in 0..<max(warmup, 1) { try inputs.run(session) }
     session.resetProfile()
     _ = try timedRuns(RunLimit(runs: runs, seconds: .infinity), expectedSeconds: Double(runs) * perRunEstimate,

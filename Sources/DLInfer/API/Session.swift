@@ -25,7 +25,13 @@ public struct OutputView {
 public struct SessionOptions {
     /// Record the time of every op (read with `profile()`); costs two clock reads per op.
     public var profile = false
-    public init(profile: Bool = false) { self.profile = profile }
+    /// Intra-op threads of the session (the caller's plus threads - 1 workers); 1 by default.
+    public var threads = 1
+    public static let maxThreads = 256
+    public init(profile: Bool = false, threads: Int = 1) {
+        self.profile = profile
+        self.threads = threads
+    }
 }
 
 /// Time spent in one op over the profiled runs.
@@ -42,14 +48,19 @@ public struct ProfileEntry {
 public final class Session {
     public let model: Model
     public let options: SessionOptions
+    private let pool: ThreadPool
     private var plans: [Plan] = []
     private var last: Plan?
     private var hasOutputs = false
     static let maxCachedPlans = 8
 
-    public init(model: Model, options: SessionOptions = SessionOptions()) {
+    public init(model: Model, options: SessionOptions = SessionOptions()) throws {
+        guard options.threads >= 1 && options.threads <= SessionOptions.maxThreads else {
+            throw DLError(.invalidArgument, "threads must be between 1 and \(SessionOptions.maxThreads), got \(options.threads)")
+        }
         self.model = model
         self.options = options
+        pool = options.threads == 1 ? .serial : try ThreadPool(threads: options.threads)
     }
 
     /// Validates the inputs, plans on a new shape, copies the inputs into the arena and runs.
@@ -106,7 +117,7 @@ public final class Session {
             }
             batch = s.first
         }
-        let p = try Plan(model: model.compiled, inputShapes: shapes)
+        let p = try Plan(model: model.compiled, inputShapes: shapes, pool: pool)
         if plans.count >= Session.maxCachedPlans { plans.removeFirst() }
         plans.append(p)
         last = p

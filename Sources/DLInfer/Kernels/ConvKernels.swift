@@ -52,12 +52,14 @@ enum Padding: String {
 }
 
 /// Gathers the receptive fields of one image ([H, W, C] at `input`) for channels
-/// [c0, c0+cg) into rows of `cols` ([OH*OW, KH*KW*cg]); padded taps read zero.
+/// [c0, c0+cg) into rows of `cols` ([OH*OW, KH*KW*cg]); padded taps read zero. `pixels` limits
+/// it to some output pixels (rows of `cols`).
 func im2col(_ input: UnsafePointer<Float>, channels: Int, c0: Int, cg: Int,
-            h: AxisGeometry, w: AxisGeometry, cols: UnsafeMutablePointer<Float>) {
+            h: AxisGeometry, w: AxisGeometry, cols: UnsafeMutablePointer<Float>, pixels: Range<Int>? = nil) {
     let rowLen = h.kernel * w.kernel * cg
-    for oy in 0..<h.output {
-        for ox in 0..<w.output {
+    for pixel in pixels ?? 0..<(h.output * w.output) {
+        let oy = pixel / w.output, ox = pixel % w.output
+        do {
             var dst = cols + (oy * w.output + ox) * rowLen
             for ky in 0..<h.kernel {
                 let iy = oy * h.stride - h.padBefore + ky * h.dilation

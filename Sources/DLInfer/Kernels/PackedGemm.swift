@@ -47,20 +47,24 @@ extension Activation {
 extension KernelTable {
     /// c[m, n] = act(a[m, k] * b + bias + residual): the kernel applies what it can in registers
     /// and the rest (other activations) runs as one pass over the rows just written.
+    /// Rows [rows.lowerBound, rows.upperBound) of the product (all rows by default).
     func gemm(m: Int, a: UnsafePointer<Float>, lda: Int, b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int,
-              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation) {
-        if m == 0 || b.n == 0 { return }
+              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation, rows: Range<Int>? = nil) {
+        let rows = rows ?? 0..<m
+        if rows.isEmpty || b.n == 0 { return }
         let register = activation.registerEpilogue
         var e = dl_epilogue(bias: bias, residual: residual, ld_residual: ldc,
                             activation: register?.code ?? Int32(DL_ACT_NONE), lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+        let first = c + rows.lowerBound * ldc
         if b.k == 0 {
-            for i in 0..<m { (c + i * ldc).update(repeating: 0, count: b.n) }
-            applyEpilogue(EpilogueArgs(bias: bias, residual: residual, activation: activation), c, rows: m, cols: b.n, ldc: ldc)
+            for i in rows { (c + i * ldc).update(repeating: 0, count: b.n) }
+            applyEpilogue(EpilogueArgs(bias: bias, residual: residual.map { $0 + rows.lowerBound * ldc }, activation: activation),
+                          first, rows: rows.count, cols: b.n, ldc: ldc)
             return
         }
-        withUnsafePointer(to: &e) { sgemm(m, b.n, b.k, a, lda, b.data.pointer, c, ldc, $0, 0, m) }
+        withUnsafePointer(to: &e) { sgemm(m, b.n, b.k, a, lda, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound) }
         if register == nil {
-            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c, rows: m, cols: b.n, ldc: ldc)
+            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), first, rows: rows.count, cols: b.n, ldc: ldc)
         }
     }
 }
@@ -99,4 +103,22 @@ func scalarSgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda:
             }
         }
     }
+}
+
+/// Splits `count` rows into pieces for `threads` threads: a few per thread (so uneven speeds
+/// balance), each a multiple of `align` rows. Returns the number of pieces and the range of one.
+struct RowSplit {
+    let count: Int, pieceRows: Int
+
+    init(rows: Int, threads: Int, align: Int = 6, minimumRows: Int = 24) {
+        let wanted = threads == 1 ? 1 : min(threads * 4, max(1, rows / minimumRows))
+        let per = (rows + wanted - 1) / max(wanted, 1)
+        pieceRows = max(align, (per + align - 1) / align * align)
+        count = rows == 0 ? 0 : (rows + pieceRows - 1) / pieceRows
+        self.rows = rows
+    }
+
+    private let rows: Int
+
+    func range(_ i: Int) -> Range<Int> { (i * pieceRows)..<min(rows, (i + 1) * pieceRows) }
 }

@@ -62,19 +62,28 @@ final class ConvOp: CompiledOp {
         let rowLen = p.window.kh * p.window.kw * cg
         let residual: UnsafePointer<Float>? = p.epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil
         if pointwise {
-            table.gemm(m: n * pixels, a: x.f32, lda: c, b: weights[0], c: y.f32, ldc: cout,
-                       bias: bias.first.map { UnsafePointer($0.pointer) }, residual: residual, activation: p.epilogue.activation)
+            let split = RowSplit(rows: n * pixels, threads: s.pool.threads)
+            s.pool.parallel(split.count) { piece in
+                table.gemm(m: n * pixels, a: x.f32, lda: c, b: weights[0], c: y.f32, ldc: cout,
+                           bias: bias.first.map { UnsafePointer($0.pointer) }, residual: residual,
+                           activation: p.epilogue.activation, rows: split.range(piece))
+            }
             return
         }
+        // Each piece gathers its own rows of the patch matrix, then multiplies them.
         let cols = s.scratch!.assumingMemoryBound(to: Float.self)
+        let split = RowSplit(rows: pixels, threads: s.pool.threads)
         for img in 0..<n {
             let src = x.f32 + img * h * w * c
             let offset = img * pixels * cout
             for gi in 0..<p.groups {
-                im2col(src, channels: c, c0: gi * cg, cg: cg, h: gh, w: gw, cols: cols)
-                table.gemm(m: pixels, a: cols, lda: rowLen, b: weights[gi], c: y.f32 + offset + gi * og, ldc: cout,
-                           bias: bias.isEmpty ? nil : UnsafePointer(bias[gi].pointer),
-                           residual: residual.map { $0 + offset + gi * og }, activation: p.epilogue.activation)
+                s.pool.parallel(split.count) { piece in
+                    let rows = split.range(piece)
+                    im2col(src, channels: c, c0: gi * cg, cg: cg, h: gh, w: gw, cols: cols, pixels: rows)
+                    table.gemm(m: pixels, a: cols, lda: rowLen, b: weights[gi], c: y.f32 + offset + gi * og, ldc: cout,
+                               bias: bias.isEmpty ? nil : UnsafePointer(bias[gi].pointer),
+                               residual: residual.map { $0 + offset + gi * og }, activation: p.epilogue.activation, rows: rows)
+                }
             }
         }
     }

@@ -57,7 +57,15 @@ final class DepthwiseOp: CompiledOp {
                               dh: Int64(p.window.dh), dw: Int64(p.window.dw), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
             var e = dl_epilogue(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + img * pixels * c },
                                 ld_residual: c, activation: register?.code ?? 0, lo: register?.lo ?? 0, hi: register?.hi ?? 0)
-            table.depthwise(&d, &e, 0, gh.output)
+            let split = RowSplit(rows: gh.output, threads: s.pool.threads, align: 1, minimumRows: 2)
+            withUnsafePointer(to: &d) { dp in
+                withUnsafePointer(to: &e) { ep in
+                    s.pool.parallel(split.count) { piece in
+                        let r = split.range(piece)
+                        table.depthwise(dp, ep, r.lowerBound, r.upperBound)
+                    }
+                }
+            }
         }
         if register == nil {
             applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: p.epilogue.activation), y.f32, rows: n * pixels, cols: c, ldc: c)

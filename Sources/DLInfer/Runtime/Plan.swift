@@ -19,7 +19,7 @@ final class Plan {
     /// Activation memory a single plan may use: above this a shape is refused, not attempted.
     static let maxArenaBytes = 1 << 36
 
-    init(model: CompiledModel, inputShapes: [[Int]]) throws {
+    init(model: CompiledModel, inputShapes: [[Int]], pool: ThreadPool = .serial) throws {
         self.model = model
         let g = model.graph
         var shapes = [Shape?](repeating: nil, count: g.values.count)
@@ -64,7 +64,7 @@ final class Plan {
         }
         steps = g.nodes.enumerated().map { i, node in
             Step(op: model.ops[i], node: i, inputs: node.inputs.map(view), outputs: node.outputs.map(view),
-                 scratch: a.scratchOffsets[i].map { arena + $0 }, flops: plans[i].flops, aux: plans[i].aux)
+                 scratch: a.scratchOffsets[i].map { arena + $0 }, flops: plans[i].flops, aux: plans[i].aux, pool: pool)
         }
         inputViews = g.inputs.map(view)
         outputViews = g.outputs.map(view)

@@ -19,6 +19,8 @@ struct Step {
     var scratch: UnsafeMutableRawPointer?
     var flops: Double
     var aux: [Int]
+    /// The session's intra-op threads.
+    let pool: ThreadPool
 }
 
 /// A 64-byte-aligned buffer of floats owned by a compiled op or model (packed weights, constants).

@@ -39,7 +39,7 @@ class OutputViewC(ctypes.Structure):
 
 
 class SessionOptionsC(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("profile", ctypes.c_int32)]
+    _fields_ = [("struct_size", ctypes.c_uint32), ("profile", ctypes.c_int32), ("num_threads", ctypes.c_int32)]
 
 
 class ProfileEntryC(ctypes.Structure):

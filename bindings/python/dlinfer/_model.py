@@ -35,11 +35,12 @@ class Model:
 
     Model(path) loads a full-model .h5 or a .keras archive; Model(json_path, weights_path=...)
     loads an architecture JSON with a save_weights() file. keras_version chooses version-dependent
-    semantics when the file does not record it. profile=True times every op of every run (read
+    semantics when the file does not record it. threads=N splits convolutions and dense layers
+    across N threads (results do not change). profile=True times every op of every run (read
     with profile() / profile_table()).
     """
 
-    def __init__(self, path, weights_path=None, keras_version=None, profile=False):
+    def __init__(self, path, weights_path=None, keras_version=None, threads=1, profile=False):
         self._lib = lib()
         self._model = ctypes.c_void_p()
         self._session = ctypes.c_void_p()
@@ -49,7 +50,9 @@ class Model:
             opts = LoadOptionsC(ctypes.sizeof(LoadOptionsC), str(keras_version).encode())
         check(self._lib.dl_model_load(str(path).encode(), None if weights_path is None else str(weights_path).encode(),
                                       ctypes.byref(opts) if opts is not None else None, ctypes.byref(self._model)))
-        sopts = SessionOptionsC(ctypes.sizeof(SessionOptionsC), 1 if profile else 0)
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError("threads must be a positive integer, got %r" % (threads,))
+        sopts = SessionOptionsC(ctypes.sizeof(SessionOptionsC), 1 if profile else 0, threads)
         check(self._lib.dl_session_create_with_options(self._model, ctypes.byref(sopts), ctypes.byref(self._session)))
         n = ctypes.c_size_t()
         info = TensorInfoC()

@@ -1,0 +1,112 @@
+import Glibc
+
+/// A session's intra-op threads: `parallel(count) { i in ... }` runs body(0..<count) with the
+/// caller taking part, and returns when all are done. Workers sleep on a condition variable
+/// between jobs; a job allocates nothing. With one thread everything runs inline.
+final class ThreadPool: @unchecked Sendable {
+    let threads: Int
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
+    private var done = pthread_cond_t()
+    private var job: ((Int) -> Void)?
+    private var jobCount = 0
+    private var next = 0
+    private var pending = 0
+    private var generation = 0
+    private var stopping = false
+    private var workers: [pthread_t] = []
+
+    /// One thread: everything inline (constant folding, single-threaded sessions).
+    static let serial = try! ThreadPool(threads: 1)
+
+    init(threads: Int) throws {
+        self.threads = max(1, threads)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&wake, nil)
+        pthread_cond_init(&done, nil)
+        for _ in 1..<self.threads {
+            var t = pthread_t()
+            let box = Unmanaged.passRetained(WorkerStart(self)).toOpaque()
+            guard pthread_create(&t, nil, { raw in
+                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+                start.pool?.workerLoop()
+                return nil
+            }, box) == 0 else {
+                Unmanaged<WorkerStart>.fromOpaque(box).release()
+                shutdown()
+                throw DLError(.internal, "cannot start intra-op thread \(workers.count + 1) of \(threads)")
+            }
+            workers.append(t)
+        }
+    }
+
+    private final class WorkerStart {
+        weak var pool: ThreadPool?
+        init(_ pool: ThreadPool) { self.pool = pool }
+    }
+
+    deinit { shutdown() }
+
+    private func shutdown() {
+        pthread_mutex_lock(&mutex)
+        stopping = true
+        pthread_cond_broadcast(&wake)
+        pthread_mutex_unlock(&mutex)
+        for t in workers { pthread_join(t, nil) }
+        workers = []
+    }
+
+    /// Runs body(i) for every i in 0..<count across the threads; indices are handed out one at a
+    /// time, so uneven pieces balance.
+    func parallel(_ count: Int, _ body: (Int) -> Void) {
+        if threads == 1 || count <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { escaping in
+            pthread_mutex_lock(&mutex)
+            job = escaping
+            jobCount = count
+            next = 0
+            pending = count
+            generation &+= 1
+            pthread_cond_broadcast(&wake)
+            pthread_mutex_unlock(&mutex)
+            work()
+            pthread_mutex_lock(&mutex)
+            while pending > 0 { pthread_cond_wait(&done, &mutex) }
+            job = nil
+            jobCount = 0
+            pthread_mutex_unlock(&mutex)
+        }
+    }
+
+    /// Takes indices of the current job until none are left. The job closure is only borrowed for
+    /// each call, so nothing holds it once the caller sees the job finished.
+    private func work() {
+        while true {
+            pthread_mutex_lock(&mutex)
+            guard next < jobCount else { pthread_mutex_unlock(&mutex); return }
+            let i = next
+            next += 1
+            pthread_mutex_unlock(&mutex)
+            job?(i)
+            pthread_mutex_lock(&mutex)
+            pending -= 1
+            if pending == 0 { pthread_cond_signal(&done) }
+            pthread_mutex_unlock(&mutex)
+        }
+    }
+
+    private func workerLoop() {
+        var seen = 0
+        while true {
+            pthread_mutex_lock(&mutex)
+            while !stopping && generation == seen { pthread_cond_wait(&wake, &mutex) }
+            if stopping { pthread_mutex_unlock(&mutex); return }
+            seen = generation
+            pthread_mutex_unlock(&mutex)
+            work()
+        }
+    }
+}
