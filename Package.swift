@@ -1,9 +1,9 @@
 // swift-tools-version:5.9
 import PackageDescription
 
-// Kernels want AVX2/FMA code; Swift's default x86-64 baseline turns SIMD into scalar calls.
-let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]
-// Per-ISA kernel modules: only pointers and SIMD types inside, picked at run time from CPUID.
+// The engine (loader, IR, planner, runtime, portable kernels) builds for baseline x86-64 with
+// checked arithmetic, so it runs on any x86-64 CPU. Per-ISA kernel modules hold the fast paths:
+// only pointers and SIMD types inside, -Ounchecked, picked at run time from CPUID.
 let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Ounchecked"])]
 let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]
 
@@ -41,7 +41,7 @@ let package = Package(
                 swiftSettings: avx2Flags),
         .target(name: "DLInfer", dependencies: ["CHDF5", "CBLAS", "CZlib", "CJPEG", "CDLInferCPU",
                                                 "DLInferKernelsAVX512", "DLInferKernelsAVX2"],
-                path: "Sources/DLInfer", swiftSettings: kernelFlags),
+                path: "Sources/DLInfer"),
         // The public header, imported so the exported functions use its exact struct layouts.
         .systemLibrary(name: "CDLInferABI", path: "Sources/CDLInferABI"),
         .target(name: "DLInferC", dependencies: ["DLInfer", "CDLInferABI"], path: "Sources/DLInferC",

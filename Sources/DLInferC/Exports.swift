@@ -109,11 +109,16 @@ public func cSessionCreateWithOptions(_ model: OpaquePointer?, _ options: Unsafe
         guard let m = ModelHandle.from(model), let out else { throw invalid("dl_session_create: NULL argument") }
         var settings = SessionOptions()
         if let options {
-            guard options.pointee.struct_size >= UInt32(MemoryLayout<dl_session_options>.size) else {
-                throw invalid("dl_session_create_with_options: options.struct_size is \(options.pointee.struct_size), expected \(MemoryLayout<dl_session_options>.size)")
+            // Fields are only ever appended: read those the caller's struct_size covers.
+            let size = Int(options.pointee.struct_size)
+            let withProfile = MemoryLayout<dl_session_options>.offset(of: \dl_session_options.profile)! + 4
+            guard size >= withProfile else {
+                throw invalid("dl_session_create_with_options: options.struct_size is \(size), expected at least \(withProfile)")
             }
             settings.profile = options.pointee.profile != 0
-            settings.threads = options.pointee.num_threads == 0 ? 1 : Int(options.pointee.num_threads)
+            if size >= MemoryLayout<dl_session_options>.offset(of: \dl_session_options.num_threads)! + 4 {
+                settings.threads = options.pointee.num_threads == 0 ? 1 : Int(options.pointee.num_threads)
+            }
         }
         out.pointee = OpaquePointer(Unmanaged.passRetained(try SessionHandle(m, options: settings)).toOpaque())
     }

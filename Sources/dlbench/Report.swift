@@ -62,6 +62,7 @@ struct Results {
     let inputs: [(name: String, dtype: DType, shape: [Int])]
     let outputs: [(name: String, shape: [Int])]
     let threads: Int
+    let kernels: String
     let loadSeconds, firstRunSeconds: Double
     let warmupRuns: Int
     let latency: Latency
@@ -85,6 +86,7 @@ extension Results {
         lines += [
             "load         \(ms(loadSeconds)) ms",
             "first run    \(ms(firstRunSeconds)) ms (includes planning)",
+            "kernels      \(kernels)",
             "timed runs   \(latency.runs) in \(fixed(timedSeconds, 2)) s, after \(warmupRuns) warmup runs, \(threads) thread\(threads == 1 ? "" : "s")",
             "latency ms   min \(ms(latency.min))  median \(ms(latency.median))  p90 \(ms(latency.p90))  p99 \(ms(latency.p99))  mean \(ms(latency.mean))",
             "throughput   \(fixed(samplesPerSecond, samplesPerSecond >= 100 ? 0 : 1)) samples/s (batch \(batch) / median)",
@@ -210,6 +212,7 @@ extension Results {
             ("outputs", .array(outputs.map { .object([("name", .string($0.name)), ("shape", shapeJSON($0.shape))]) })),
             ("batch", .int(batch)),
             ("threads", .int(threads)),
+            ("kernels", .string(kernels)),
             ("load_ms", .number(loadSeconds * 1000)),
             ("first_run_ms", .number(firstRunSeconds * 1000)),
             ("warmup_runs", .int(warmupRuns)),

@@ -173,7 +173,7 @@ func benchmark(_ options: Options) throws -> Results {
     var results = Results(
         modelPath: options.modelPath, weightsPath: options.weightsPath,
         inputs: zip(model.inputs, inputs.shapes).map { (name: $0.name, dtype: $0.dtype, shape: $1) },
-        outputs: outputs, threads: options.threads,
+        outputs: outputs, threads: options.threads, kernels: model.kernels,
         loadSeconds: loadSeconds, firstRunSeconds: firstRunSeconds, warmupRuns: options.warmup,
         latency: Latency(latencies), timedSeconds: timedSeconds,
         arenaBytes: session.arenaBytes, peakRSSBytes: peakRSS, optimizations: model.optimizationReport)

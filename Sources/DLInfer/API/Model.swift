@@ -33,6 +33,9 @@ public final class Model: @unchecked Sendable {
         compiled = try Compiler.compile(consume graph)
     }
 
+    /// The instruction-set tier whose kernels the model was compiled for (avx512, avx2, scalar).
+    public var kernels: String { compiled.kernels.tier.rawValue }
+
     /// The optimised graph, one node per line (for tools and debugging).
     public var graphDump: String { compiled.graph.dump() }
 }

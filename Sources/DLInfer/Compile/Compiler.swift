@@ -45,7 +45,7 @@ enum Compiler {
             ops.append(try withContext("layer '\(n.origin.joined(separator: "', '"))'") { try lower(n, g, table) })
             for c in n.op.constants where lastUse[c] == i && !keep[c] { g.constants[c].data = [] }
         }
-        return CompiledModel(graph: g, ops: ops, constantData: constants)
+        return CompiledModel(graph: g, ops: ops, constantData: constants, kernels: table)
     }
 }
 
@@ -56,10 +56,12 @@ final class CompiledModel: @unchecked Sendable {
     let ops: [CompiledOp]
     /// Data of the graph's constant values (operands of elementwise ops).
     let constantData: [ConstID: AlignedBuffer]
+    let kernels: KernelTable
 
-    init(graph: IRGraph, ops: [CompiledOp], constantData: [ConstID: AlignedBuffer]) {
+    init(graph: IRGraph, ops: [CompiledOp], constantData: [ConstID: AlignedBuffer], kernels: KernelTable) {
         self.graph = graph
         self.ops = ops
         self.constantData = constantData
+        self.kernels = kernels
     }
 }
