@@ -153,18 +153,7 @@ func scalarDepthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl
                     for ch in 0..<c { out[ch] += src[ch] * k[ch] }
                 }
             }
-            for ch in 0..<c {
-                var v = out[ch]
-                if let b = e.bias { v += b[ch] }
-                if let r = e.residual { v += r[pixel * Int(e.ld_residual) + ch] }
-                switch e.activation {
-                case Int32(DL_ACT_RELU): if v < 0 { v = 0 }
-                case Int32(DL_ACT_CLAMP): if v < e.lo { v = e.lo } else if v > e.hi { v = e.hi }
-                case Int32(DL_ACT_LEAKY): if v < 0 { v *= e.lo }
-                default: break
-                }
-                out[ch] = v
-            }
+            for ch in 0..<c { out[ch] = e.finish(out[ch], row: pixel, col: ch) }
         }
     }
 }

@@ -88,18 +88,7 @@ func scalarSgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda:
                     for j in 0..<w { acc[j] += s * row[j] }
                 }
                 let out = c + i * ldc + col0
-                for j in 0..<cols {
-                    var v = acc[j]
-                    if let b = e.bias { v += b[col0 + j] }
-                    if let r = e.residual { v += r[i * e.ld_residual + col0 + j] }
-                    switch e.activation {
-                    case Int32(DL_ACT_RELU): if v < 0 { v = 0 }
-                    case Int32(DL_ACT_CLAMP): if v < e.lo { v = e.lo } else if v > e.hi { v = e.hi }
-                    case Int32(DL_ACT_LEAKY): if v < 0 { v *= e.lo }
-                    default: break
-                    }
-                    out[j] = v
-                }
+                for j in 0..<cols { out[j] = e.finish(acc[j], row: i, col: col0 + j) }
             }
         }
     }
@@ -121,4 +110,21 @@ struct RowSplit {
     private let rows: Int
 
     func range(_ i: Int) -> Range<Int> { (i * pieceRows)..<min(rows, (i + 1) * pieceRows) }
+}
+
+extension dl_epilogue {
+    /// The epilogue of one element, as the vector kernels apply it: + bias, + residual, activation.
+    @inline(__always)
+    func finish(_ x: Float, row: Int, col: Int) -> Float {
+        var v = x
+        if let b = bias { v += b[col] }
+        if let r = residual { v += r[row * ld_residual + col] }
+        switch activation {
+        case Int32(DL_ACT_RELU): if v < 0 { v = 0 }
+        case Int32(DL_ACT_CLAMP): if v < lo { v = lo } else if v > hi { v = hi }
+        case Int32(DL_ACT_LEAKY): if v < 0 { v *= lo }
+        default: break
+        }
+        return v
+    }
 }
