@@ -24,6 +24,7 @@
  *   built with, so a program can check it is at least the header it was compiled against.
  *   Version 2 added dl_session_options (profiling, intra-op threads),
  *   dl_session_create_with_options and the profile calls.
+ *   Version 3 added dl_load_options.max_weight_bytes.
  */
 #ifndef DLINFER_H
 #define DLINFER_H
@@ -35,7 +36,7 @@
 extern "C" {
 #endif
 
-#define DL_ABI_VERSION 2
+#define DL_ABI_VERSION 3
 #define DL_MAX_RANK 8
 
 typedef enum dl_status {
@@ -85,13 +86,19 @@ typedef struct dl_output_view {
     size_t count; /* number of elements */
 } dl_output_view;
 
-/* Optional load settings: zero-initialise, set struct_size = sizeof(dl_load_options). */
+/* Optional load settings: zero-initialise, set struct_size = sizeof(dl_load_options). Fields are
+ * only ever appended: a program built against an older header passes its smaller struct_size and
+ * gets the defaults for the fields it does not know. */
 typedef struct dl_load_options {
     uint32_t struct_size;
     /* Keras version whose semantics to apply (e.g. "2.15.0" or "3.5.0") when the file does not
      * say which Keras wrote it; NULL = use the file's keras_version (or Keras 3 if absent). It
      * decides, for example, what "hard_sigmoid" means. */
     const char *keras_version;
+    /* Most bytes of weights the file may make the loader read (float32, all layers together),
+     * and most bytes of one member of a .keras archive (uncompressed); a file needing more fails
+     * with DL_ERR_UNSUPPORTED naming the limit. 0 = the default, 4 GiB. (ABI version 3.) */
+    uint64_t max_weight_bytes;
 } dl_load_options;
 
 /* "0.1.0" etc.; static storage. */

@@ -4,6 +4,23 @@ import Glibc
 
 // The C ABI declared in include/dlinfer.h: translates handles, buffers and errors only.
 
+// size_t parameters import as Int: a value above Int.max (SIZE_MAX, say) arrives negative. Every
+// one is converted by one of the helpers below, and messages print it as the unsigned number the
+// caller passed.
+
+/// A size_t argument as the unsigned number the caller passed, for messages.
+private func unsigned(_ value: Int) -> UInt { UInt(bitPattern: value) }
+
+/// A size_t count or size as an Int, or DL_ERR_INVALID_ARGUMENT naming `name` when it is above
+/// `limit` (which values above Int.max always are).
+private func sizeArgument(_ value: Int, _ name: String, limit: Int = .max) throws -> Int {
+    guard value >= 0, value <= limit else { throw invalid("\(name) is \(unsigned(value)), more than the limit of \(limit)") }
+    return value
+}
+
+/// A size_t buffer capacity as an Int: one above Int.max is more than any object can need.
+private func capacityArgument(_ value: Int) -> Int { value < 0 ? .max : value }
+
 private let versionString: UnsafeMutablePointer<CChar> = strdup(dlinferVersion)!
 
 @_cdecl("dl_version")
@@ -33,13 +50,26 @@ public func cModelLoad(_ path: UnsafePointer<CChar>?, _ weightsPath: UnsafePoint
         out.pointee = nil
         guard let path else { throw invalid("dl_model_load: path is NULL") }
         var version: String?
+        var maxWeightBytes = Model.defaultMaxWeightBytes
         if let options {
-            guard options.pointee.struct_size >= UInt32(MemoryLayout<dl_load_options>.size) else {
-                throw invalid("dl_model_load: options.struct_size is \(options.pointee.struct_size), expected \(MemoryLayout<dl_load_options>.size)")
+            // Fields are only ever appended: read those the caller's struct_size covers, from raw
+            // memory (a caller built against an older header owns only struct_size bytes).
+            let raw = UnsafeRawPointer(options)
+            let size = Int(raw.load(as: UInt32.self))
+            let versionAt = MemoryLayout<dl_load_options>.offset(of: \dl_load_options.keras_version)!
+            let limitAt = MemoryLayout<dl_load_options>.offset(of: \dl_load_options.max_weight_bytes)!
+            let withVersion = versionAt + MemoryLayout<UnsafePointer<CChar>?>.size
+            guard size >= withVersion else {
+                throw invalid("dl_model_load: options.struct_size is \(size), expected at least \(withVersion) (sizeof(dl_load_options) is \(MemoryLayout<dl_load_options>.size))")
             }
-            version = options.pointee.keras_version.map { String(cString: $0) }
+            version = raw.load(fromByteOffset: versionAt, as: UnsafePointer<CChar>?.self).map { String(cString: $0) }
+            if size >= limitAt + MemoryLayout<UInt64>.size {
+                let limit = raw.load(fromByteOffset: limitAt, as: UInt64.self)
+                if limit != 0 { maxWeightBytes = Int(clamping: limit) }
+            }
         }
-        let model = try Model(path: String(cString: path), weightsPath: weightsPath.map { String(cString: $0) }, kerasVersion: version)
+        let model = try Model(path: String(cString: path), weightsPath: weightsPath.map { String(cString: $0) }, kerasVersion: version,
+                              maxWeightBytes: maxWeightBytes)
         out.pointee = OpaquePointer(Unmanaged.passRetained(ModelHandle(model)).toOpaque())
     }
 }
@@ -83,7 +113,7 @@ private func fill(_ info: UnsafeMutablePointer<dl_tensor_info>, _ t: TensorInfo,
 public func cModelInputInfo(_ model: OpaquePointer?, _ index: Int, _ out: UnsafeMutablePointer<dl_tensor_info>?) -> dl_status {
     guarded {
         guard let m = ModelHandle.from(model), let out else { throw invalid("dl_model_input_info: NULL argument") }
-        guard index >= 0 && index < m.model.inputs.count else { throw invalid("input index \(index) out of range (model has \(m.model.inputs.count))") }
+        guard index >= 0 && index < m.model.inputs.count else { throw invalid("input index \(unsigned(index)) out of range (model has \(m.model.inputs.count))") }
         try fill(out, m.model.inputs[index], m.inputNames[index])
     }
 }
@@ -92,7 +122,7 @@ public func cModelInputInfo(_ model: OpaquePointer?, _ index: Int, _ out: Unsafe
 public func cModelOutputInfo(_ model: OpaquePointer?, _ index: Int, _ out: UnsafeMutablePointer<dl_tensor_info>?) -> dl_status {
     guarded {
         guard let m = ModelHandle.from(model), let out else { throw invalid("dl_model_output_info: NULL argument") }
-        guard index >= 0 && index < m.model.outputs.count else { throw invalid("output index \(index) out of range (model has \(m.model.outputs.count))") }
+        guard index >= 0 && index < m.model.outputs.count else { throw invalid("output index \(unsigned(index)) out of range (model has \(m.model.outputs.count))") }
         try fill(out, m.model.outputs[index], m.outputNames[index])
     }
 }
@@ -131,11 +161,11 @@ public func cSessionRelease(_ session: OpaquePointer?) {
 }
 
 @_cdecl("dl_session_run")
-public func cSessionRun(_ session: OpaquePointer?, _ count: Int, _ inputs: UnsafePointer<dl_input>?) -> dl_status {
+public func cSessionRun(_ session: OpaquePointer?, _ inputCount: Int, _ inputs: UnsafePointer<dl_input>?) -> dl_status {
     guarded {
         guard let s = SessionHandle.from(session) else { throw invalid("dl_session_run: session is NULL") }
+        let count = try sizeArgument(inputCount, "dl_session_run: input_count", limit: 1 << 16)
         guard count == 0 || inputs != nil else { throw invalid("dl_session_run: inputs is NULL") }
-        guard count <= 1 << 16 else { throw invalid("dl_session_run: \(count) inputs") }
         try withUnsafeTemporaryAllocation(of: RunInput.self, capacity: count) { buf in
             for i in 0..<count {
                 let c = inputs![i]
@@ -150,7 +180,7 @@ private func output(_ session: OpaquePointer?, _ index: Int, _ fn: String) throw
     guard let s = SessionHandle.from(session) else { throw invalid("\(fn): session is NULL") }
     guard let o = s.session.output(index) else {
         if s.session.output(0) == nil { throw invalid("\(fn): no successful run yet") }
-        throw invalid("\(fn): output index \(index) out of range (model has \(s.session.outputCount))")
+        throw invalid("\(fn): output index \(unsigned(index)) out of range (model has \(s.session.outputCount))")
     }
     return (s, o)
 }
@@ -176,10 +206,11 @@ public func cSessionOutput(_ session: OpaquePointer?, _ index: Int, _ out: Unsaf
 }
 
 @_cdecl("dl_session_output_copy")
-public func cSessionOutputCopy(_ session: OpaquePointer?, _ index: Int, _ buffer: UnsafeMutableRawPointer?, _ bytes: Int) -> dl_status {
+public func cSessionOutputCopy(_ session: OpaquePointer?, _ index: Int, _ buffer: UnsafeMutableRawPointer?, _ bufferBytes: Int) -> dl_status {
     guarded {
         let (_, o) = try output(session, index, "dl_session_output_copy")
         guard let buffer else { throw invalid("dl_session_output_copy: buffer is NULL") }
+        let bytes = capacityArgument(bufferBytes)
         guard bytes >= o.count * 4 else { throw invalid("dl_session_output_copy: output \(index) needs \(o.count * 4) bytes, buffer has \(bytes)") }
         buffer.copyMemory(from: o.data, byteCount: o.count * 4)
     }
@@ -200,7 +231,7 @@ public func cSessionProfileEntry(_ session: OpaquePointer?, _ index: Int, _ out:
     guarded {
         guard let s = SessionHandle.from(session), let out else { throw invalid("dl_session_profile_entry: NULL argument") }
         guard index >= 0 && index < s.profile.count else {
-            throw invalid("dl_session_profile_entry: index \(index) out of range (snapshot has \(s.profile.count))")
+            throw invalid("dl_session_profile_entry: index \(unsigned(index)) out of range (snapshot has \(s.profile.count))")
         }
         let e = s.profile[index]
         out.pointee = dl_profile_entry(op: UnsafePointer(e.op), layers: UnsafePointer(e.layers), total_ms: e.entry.seconds * 1000,
@@ -217,15 +248,19 @@ public func cSessionProfileReset(_ session: OpaquePointer?) -> dl_status {
 }
 
 private func imageArgs(_ height: Int32, _ width: Int32, _ channels: Int32, _ mode: dl_preprocess,
-                       _ out: UnsafeMutablePointer<Float>?, _ count: Int) throws -> ImagePreprocess {
-    guard let m = ImagePreprocess(rawValue: Int32(mode.rawValue)) else { throw invalid("unknown preprocessing mode \(mode.rawValue)") }
+                       _ out: UnsafeMutablePointer<Float>?, _ outCount: Int) throws -> ImagePreprocess {
+    // A C enum holds any int: the raw value is its bit pattern (-1 arrives as 0xFFFFFFFF).
+    let rawMode = Int32(bitPattern: mode.rawValue)
+    guard let m = ImagePreprocess(rawValue: rawMode) else { throw invalid("unknown preprocessing mode \(rawMode)") }
     guard out != nil else { throw invalid("output buffer is NULL") }
     guard height > 0, width > 0, channels == 1 || channels == 3 else {
         throw invalid("bad target size \(height)x\(width)x\(channels)")
     }
-    guard count >= Int(height) * Int(width) * Int(channels) else {
-        throw invalid("output buffer holds \(count) floats, \(Int(height) * Int(width) * Int(channels)) needed")
-    }
+    // height * width < 2^62; times 3 channels it can overflow (ImageLoader refuses such sizes).
+    let (needed, overflow) = (Int(height) * Int(width)).multipliedReportingOverflow(by: Int(channels))
+    guard !overflow else { throw invalid("target size \(height)x\(width)x\(channels) is out of range") }
+    let count = capacityArgument(outCount)
+    guard count >= needed else { throw invalid("output buffer holds \(count) floats, \(needed) needed") }
     return m
 }
 
@@ -241,12 +276,14 @@ public func cImageLoad(_ path: UnsafePointer<CChar>?, _ height: Int32, _ width: 
 }
 
 @_cdecl("dl_image_decode")
-public func cImageDecode(_ data: UnsafePointer<UInt8>?, _ size: Int, _ height: Int32, _ width: Int32, _ channels: Int32,
+public func cImageDecode(_ data: UnsafePointer<UInt8>?, _ dataSize: Int, _ height: Int32, _ width: Int32, _ channels: Int32,
                          _ mode: dl_preprocess, _ out: UnsafeMutablePointer<Float>?, _ count: Int) -> dl_status {
     guarded {
         guard let data else { throw invalid("dl_image_decode: data is NULL") }
+        let size = try sizeArgument(dataSize, "dl_image_decode: size")
         let m = try imageArgs(height, width, channels, mode, out, count)
-        let pixels = try ImageLoader.decode(Array(UnsafeBufferPointer(start: data, count: size)), height: Int(height), width: Int(width),
+        // Decoded in place: the caller's bytes are not copied.
+        let pixels = try ImageLoader.decode(UnsafeBufferPointer(start: data, count: size), height: Int(height), width: Int(width),
                                             channels: Int(channels), mode: m)
         out!.update(from: pixels, count: pixels.count)
     }

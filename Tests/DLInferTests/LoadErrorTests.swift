@@ -172,6 +172,22 @@ import Testing
         #expect(runError([(shape, .float32([Float](repeating: 0, count: n)))]) == nil)
     }
 
+    @Test func weightLimitIsALoadOption() throws {
+        let path = "\(Fixtures.root)/tf_keras_cnn_classic/model.h5"
+        for limit in [0, -1] {
+            #expect(throws: DLError.self) { _ = try Model(path: path, maxWeightBytes: limit) }
+        }
+        do {
+            _ = try Model(path: path, maxWeightBytes: 1000)
+            Issue.record("loaded over the weight limit")
+        } catch let e as DLError {
+            #expect(e.kind == .unsupported)
+            #expect(e.message.contains("limit of 1000 bytes"), "\(e.message)")
+        }
+        #expect(Model.defaultMaxWeightBytes == 4 << 30)
+        _ = try Model(path: path, maxWeightBytes: 1 << 20)
+    }
+
     @Test func nanAndInfPropagate() throws {
         let model = try Model(path: "\(Fixtures.root)/tf_keras_cnn_classic/model.h5")
         let shape = model.inputs[0].shape.map { $0 < 0 ? 1 : $0 }

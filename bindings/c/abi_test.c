@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "dlinfer.h"
 
 static int passed, failed;
@@ -17,6 +19,39 @@ static void expect_status(dl_status got, dl_status want, const char *what) {
     snprintf(buf, sizeof buf, "%s: got %s, want %s", what, dl_status_name(got), dl_status_name(want));
     check(got == want, buf);
     if (got != DL_OK) check(strlen(dl_last_error()) > 0, "error message is not empty");
+}
+
+/* Runs body(arg) in a forked child, so a call that traps fails one check instead of ending the
+ * test. The child prints its own failed checks; the parent counts the child as one check. */
+static void isolated(const char *what, void (*body)(void *), void *arg) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) { check(0, "fork"); return; }
+    if (pid == 0) {
+        passed = failed = 0;
+        setvbuf(stdout, NULL, _IONBF, 0); /* what it printed survives a crash */
+        body(arg);
+        fflush(stdout);
+        _exit(failed ? 1 : 0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    char buf[512];
+    if (WIFSIGNALED(st)) snprintf(buf, sizeof buf, "%s: crashed (signal %d)", what, WTERMSIG(st));
+    else snprintf(buf, sizeof buf, "%s: the checks above failed", what);
+    check(WIFEXITED(st) && WEXITSTATUS(st) == 0, buf);
+}
+
+/* The last error names `number` (a size printed unsigned) and no negative number. */
+static void message_has_size(const char *number, const char *what) {
+    const char *m = dl_last_error();
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s: message says %s", what, number);
+    check(strstr(m, number) != NULL, buf);
+    int negative = 0;
+    for (const char *p = m; *p; p++) negative |= p[0] == '-' && p[1] >= '0' && p[1] <= '9';
+    snprintf(buf, sizeof buf, "%s: message prints no negative number", what);
+    check(!negative, buf);
 }
 
 static char *read_file(const char *path, size_t *size) {
@@ -88,6 +123,117 @@ static void bad_files(const char *full_model, const char *json, const char *weig
     free(arch);
 }
 
+/* What the argument-abuse checks below run against. */
+struct abuse {
+    dl_model *model;
+    dl_session *session, *profiled; /* both have run once */
+    const dl_input *input;
+    const char *jpeg_path;
+    const unsigned char *jpeg;
+    size_t jpeg_size;
+};
+
+/* Out-of-range enum values and sizes given to the image calls: a clean error, never a trap, and
+ * sizes printed unsigned. */
+static void image_abuse(void *arg) {
+    const struct abuse *a = arg;
+    float pixels[8 * 8 * 3], again[8 * 8 * 3];
+    const dl_preprocess modes[] = {(dl_preprocess)-1, (dl_preprocess)5, (dl_preprocess)INT32_MIN};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        expect_status(dl_image_load(a->jpeg_path, 8, 8, 3, modes[i], pixels, 192), DL_ERR_INVALID_ARGUMENT, "image load: bad mode");
+        check(strstr(dl_last_error(), "mode") != NULL, "bad mode: message names the mode");
+        expect_status(dl_image_decode(a->jpeg, a->jpeg_size, 8, 8, 3, modes[i], pixels, 192), DL_ERR_INVALID_ARGUMENT,
+                      "image decode: bad mode");
+    }
+    expect_status(dl_image_decode(a->jpeg, SIZE_MAX, 8, 8, 3, DL_PREPROCESS_RAW, pixels, 192), DL_ERR_INVALID_ARGUMENT,
+                  "image decode: size SIZE_MAX");
+    message_has_size("18446744073709551615", "image decode: size SIZE_MAX");
+    expect_status(dl_image_decode(a->jpeg, (size_t)INT64_MAX + 1, 8, 8, 3, DL_PREPROCESS_RAW, pixels, 192),
+                  DL_ERR_INVALID_ARGUMENT, "image decode: size 2^63");
+    message_has_size("9223372036854775808", "image decode: size 2^63");
+    /* A capacity larger than anything addressable is plenty. */
+    expect_status(dl_image_decode(a->jpeg, a->jpeg_size, 8, 8, 3, DL_PREPROCESS_RAW, pixels, SIZE_MAX), DL_OK,
+                  "image decode: out_count SIZE_MAX");
+    expect_status(dl_image_decode(a->jpeg, a->jpeg_size, 8, 8, 3, DL_PREPROCESS_RAW, again, 192), DL_OK, "image decode");
+    check(memcmp(pixels, again, sizeof pixels) == 0, "out_count SIZE_MAX decodes the same pixels");
+    expect_status(dl_image_decode(a->jpeg, a->jpeg_size, 8, 8, 3, DL_PREPROCESS_RAW, pixels, 191), DL_ERR_INVALID_ARGUMENT,
+                  "image decode: out_count one short");
+    message_has_size("191", "image decode: out_count one short");
+    expect_status(dl_image_decode(a->jpeg, a->jpeg_size, INT32_MAX, INT32_MAX, 3, DL_PREPROCESS_RAW, pixels, 192),
+                  DL_ERR_INVALID_ARGUMENT, "image decode: INT32_MAX x INT32_MAX x 3");
+    expect_status(dl_image_load(a->jpeg_path, INT32_MAX, INT32_MAX, 3, DL_PREPROCESS_RAW, pixels, SIZE_MAX),
+                  DL_ERR_INVALID_ARGUMENT, "image load: INT32_MAX x INT32_MAX x 3 into SIZE_MAX floats");
+    expect_status(dl_image_load(a->jpeg_path, -8, 8, 3, DL_PREPROCESS_RAW, pixels, 192), DL_ERR_INVALID_ARGUMENT,
+                  "image load: negative height");
+}
+
+/* size_t counts and indices of SIZE_MAX (and other huge values) given to the model and session
+ * calls: a clean DL_ERR_INVALID_ARGUMENT naming the value unsigned, never a trap. */
+static void session_abuse(void *arg) {
+    const struct abuse *a = arg;
+    expect_status(dl_session_run(a->session, SIZE_MAX, a->input), DL_ERR_INVALID_ARGUMENT, "run: input_count SIZE_MAX");
+    message_has_size("18446744073709551615", "run: input_count SIZE_MAX");
+    expect_status(dl_session_run(a->session, (size_t)1 << 20, a->input), DL_ERR_INVALID_ARGUMENT, "run: input_count 2^20");
+    message_has_size("1048576", "run: input_count 2^20");
+    dl_tensor_info info;
+    expect_status(dl_model_input_info(a->model, SIZE_MAX, &info), DL_ERR_INVALID_ARGUMENT, "input info: index SIZE_MAX");
+    message_has_size("18446744073709551615", "input info: index SIZE_MAX");
+    expect_status(dl_model_output_info(a->model, SIZE_MAX, &info), DL_ERR_INVALID_ARGUMENT, "output info: index SIZE_MAX");
+    message_has_size("18446744073709551615", "output info: index SIZE_MAX");
+    dl_output_view view;
+    expect_status(dl_session_output(a->session, SIZE_MAX, &view), DL_ERR_INVALID_ARGUMENT, "output: index SIZE_MAX");
+    message_has_size("18446744073709551615", "output: index SIZE_MAX");
+    float buf[64];
+    expect_status(dl_session_output_copy(a->session, SIZE_MAX, buf, sizeof buf), DL_ERR_INVALID_ARGUMENT,
+                  "output copy: index SIZE_MAX");
+    message_has_size("18446744073709551615", "output copy: index SIZE_MAX");
+    expect_status(dl_session_output(a->session, 0, &view), DL_OK, "output view");
+    check(view.count <= 64, "output fits the test buffer");
+    if (view.count <= 64) {
+        expect_status(dl_session_output_copy(a->session, 0, buf, SIZE_MAX), DL_OK, "output copy: buffer_bytes SIZE_MAX");
+        check(memcmp(buf, view.data, view.count * sizeof(float)) == 0, "output copy with buffer_bytes SIZE_MAX");
+    }
+    expect_status(dl_session_output_copy(a->session, 0, buf, 3), DL_ERR_INVALID_ARGUMENT, "output copy: 3 bytes");
+    message_has_size("has 3", "output copy: 3 bytes");
+    dl_profile_entry entry;
+    expect_status(dl_session_profile_entry(a->profiled, SIZE_MAX, &entry), DL_ERR_INVALID_ARGUMENT,
+                  "profile entry: index SIZE_MAX");
+    message_has_size("18446744073709551615", "profile entry: index SIZE_MAX");
+    check(strcmp(dl_status_name((dl_status)-1), "DL_UNKNOWN_STATUS") == 0, "status name of (dl_status)-1");
+}
+
+/* dl_load_options: the struct of ABI version 2 (no max_weight_bytes) still works, a smaller one
+ * is refused, and max_weight_bytes limits what a file may make the loader read. */
+static void load_options(const char *fixtures, const char *full_model, const char *json, const char *weights) {
+    dl_model *model = NULL;
+    struct { uint32_t struct_size; const char *keras_version; } v2 = {sizeof v2, "2.21.0"};
+    expect_status(dl_model_load(json, weights, (const dl_load_options *)&v2, &model), DL_OK, "load with ABI 2 options");
+    dl_model_release(model);
+    model = NULL;
+    v2.struct_size = 8;
+    expect_status(dl_model_load(json, weights, (const dl_load_options *)&v2, &model), DL_ERR_INVALID_ARGUMENT,
+                  "options.struct_size smaller than ABI 2's");
+    check(strstr(dl_last_error(), "struct_size is 8") != NULL, "message gives the struct_size");
+
+    char keras[4096];
+    snprintf(keras, sizeof keras, "%s/keras3_int32_dense/model.keras", fixtures);
+    const char *paths[][2] = {{full_model, NULL}, {json, weights}, {keras, NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        dl_load_options o = {sizeof o, NULL, 1000};
+        expect_status(dl_model_load(paths[i][0], paths[i][1], &o, &model), DL_ERR_UNSUPPORTED, paths[i][0]);
+        check(model == NULL, "no model over the weight limit");
+        check(strstr(dl_last_error(), "limit of 1000 bytes") != NULL, "over the weight limit: message names the limit");
+        o.max_weight_bytes = 1 << 20;
+        expect_status(dl_model_load(paths[i][0], paths[i][1], &o, &model), DL_OK, "load under a 1 MiB weight limit");
+        dl_model_release(model);
+        model = NULL;
+        o.max_weight_bytes = UINT64_MAX;
+        expect_status(dl_model_load(paths[i][0], paths[i][1], &o, &model), DL_OK, "load with max_weight_bytes UINT64_MAX");
+        dl_model_release(model);
+        model = NULL;
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: abi_test FIXTURES_DIR\n"); return 2; }
     char path[4096], json[4096], weights[4096];
@@ -110,8 +256,9 @@ int main(int argc, char **argv) {
     check(model == NULL, "failed load leaves *out_model NULL");
 
     bad_files(path, json, weights);
+    load_options(argv[1], path, json, weights);
 
-    dl_load_options options = {sizeof(dl_load_options), "2.21.0"};
+    dl_load_options options = {.struct_size = sizeof(dl_load_options), .keras_version = "2.21.0"};
     expect_status(dl_model_load(json, weights, &options, &model), DL_OK, "load JSON + weights with options");
     dl_model_release(model);
     model = NULL;
@@ -173,11 +320,11 @@ int main(int argc, char **argv) {
     /* Session options and the per-op profile. */
     size_t entries = 0;
     expect_status(dl_session_profile_count(session, &entries), DL_ERR_INVALID_ARGUMENT, "profile of a session without profiling");
-    dl_session_options bad_session_options = {0, 1};
+    dl_session_options bad_session_options = {.profile = 1};
     dl_session *profiled = NULL;
     expect_status(dl_session_create_with_options(model, &bad_session_options, &profiled), DL_ERR_INVALID_ARGUMENT,
                   "session options without struct_size");
-    dl_session_options session_options = {sizeof session_options, 1};
+    dl_session_options session_options = {.struct_size = sizeof session_options, .profile = 1};
     expect_status(dl_session_create_with_options(model, &session_options, &profiled), DL_OK, "profiling session");
     expect_status(dl_session_run(profiled, 1, &input), DL_OK, "profiled run 1");
     expect_status(dl_session_run(profiled, 1, &input), DL_OK, "profiled run 2");
@@ -198,6 +345,16 @@ int main(int argc, char **argv) {
     expect_status(dl_session_profile_count(profiled, &entries), DL_OK, "profile count after reset");
     expect_status(dl_session_profile_entry(profiled, 0, &entry), DL_OK, "profile entry after reset");
     check(entry.runs == 0 && entry.total_ms == 0, "reset zeroes the profile");
+
+    char jpeg_path[4096];
+    snprintf(jpeg_path, sizeof jpeg_path, "%s/images/rgb_13x17_q90.jpg", argv[1]);
+    size_t jpeg_size = 0;
+    char *jpeg = read_file(jpeg_path, &jpeg_size);
+    check(jpeg != NULL, "read the test JPEG");
+    struct abuse abuse = {model, session, profiled, &input, jpeg_path, (const unsigned char *)jpeg, jpeg_size};
+    isolated("image calls with out-of-range arguments", image_abuse, &abuse);
+    isolated("model and session calls with SIZE_MAX counts and indices", session_abuse, &abuse);
+    free(jpeg);
     dl_session_release(profiled);
 
     float pixels[8 * 8 * 3];

@@ -19,10 +19,17 @@ public final class Model: @unchecked Sendable {
     /// What the graph passes did (one line per pass that changed something).
     public let optimizationReport: [String]
 
+    /// Default of `maxWeightBytes`: 4 GiB.
+    public static let defaultMaxWeightBytes = KerasLoader.defaultMaxWeightBytes
+
     /// Loads a Keras model file (see KerasLoader for the forms). `kerasVersion` applies when the
-    /// file does not record which Keras wrote it.
-    public init(path: String, weightsPath: String? = nil, kerasVersion: String? = nil) throws {
-        var graph = try KerasLoader.load(path: path, weightsPath: weightsPath, kerasVersion: kerasVersion)
+    /// file does not record which Keras wrote it. `maxWeightBytes` bounds the float32 weights the
+    /// file may make the loader read and each member it inflates from a .keras archive; a file
+    /// needing more is refused (DLError .unsupported naming the limit).
+    public init(path: String, weightsPath: String? = nil, kerasVersion: String? = nil,
+                maxWeightBytes: Int = Model.defaultMaxWeightBytes) throws {
+        guard maxWeightBytes > 0 else { throw DLError(.invalidArgument, "maxWeightBytes must be positive, got \(maxWeightBytes)") }
+        var graph = try KerasLoader.load(path: path, weightsPath: weightsPath, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes)
         optimizationReport = try Passes.optimize(&graph)
         inputs = zip(graph.inputs, graph.inputNames).map { v, name in
             TensorInfo(name: name, dtype: graph.values[v].type == .i32 ? .int32 : .float32, shape: graph.values[v].shape)

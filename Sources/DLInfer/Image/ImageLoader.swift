@@ -20,6 +20,12 @@ public enum ImageLoader {
     }
 
     public static func decode(_ bytes: [UInt8], height: Int, width: Int, channels: Int, mode: ImagePreprocess) throws -> [Float] {
+        try bytes.withUnsafeBufferPointer { try decode($0, height: height, width: width, channels: channels, mode: mode) }
+    }
+
+    /// Same, from bytes the caller owns (read in place, not copied).
+    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, height: Int, width: Int, channels: Int,
+                              mode: ImagePreprocess) throws -> [Float] {
         guard channels == 1 || channels == 3 else { throw DLError(.invalidArgument, "channels must be 1 or 3, got \(channels)") }
         guard height > 0, width > 0, height <= 1 << 15, width <= 1 << 15, height * width <= maxPixels else {
             throw DLError(.invalidArgument, "target size \(height)x\(width) is out of range (at most \(maxPixels / 1_000_000) megapixels)")
@@ -30,9 +36,7 @@ public enum ImageLoader {
         var pixels: UnsafeMutablePointer<UInt8>?
         var w: Int32 = 0, h: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
-        let rc = bytes.withUnsafeBufferPointer {
-            dl_jpeg_decode($0.baseAddress, $0.count, Int32(channels), maxPixels, &pixels, &w, &h, &err, err.count)
-        }
+        let rc = dl_jpeg_decode(bytes.baseAddress, bytes.count, Int32(channels), maxPixels, &pixels, &w, &h, &err, err.count)
         guard rc == 0, let pixels else { throw DLError(rc == 2 ? .unsupported : .format, String(cString: err)) }
         defer { dl_jpeg_free(pixels) }
         let srcH = Int(h), srcW = Int(w)

@@ -3,7 +3,7 @@ import ctypes
 
 import numpy as np
 
-from ._library import check, lib
+from ._library import c_string, check, lib
 
 PREPROCESS_MODES = {"raw": 0, "unit": 1, "tf": 2, "caffe": 3, "torch": 4}
 
@@ -17,8 +17,9 @@ def _mode(mode):
 def load_image(path, height, width, channels=3, mode="raw"):
     """Returns a float32 array [height, width, channels]; add a batch axis with x[None]."""
     m = _mode(mode)
+    path = c_string(path, "image path")
     out = np.empty((height, width, channels), dtype=np.float32)
-    check(lib().dl_image_load(str(path).encode(), height, width, channels, m,
+    check(lib().dl_image_load(path, height, width, channels, m,
                               out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), out.size))
     return out
 

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 MAX_RANK = 8
-ABI_VERSION = 2  # DL_ABI_VERSION of the include/dlinfer.h these bindings follow
+ABI_VERSION = 3  # DL_ABI_VERSION of the include/dlinfer.h these bindings follow
 FLOAT32, INT32 = 1, 2
 
 STATUS_NAMES = {
@@ -48,7 +48,16 @@ class ProfileEntryC(ctypes.Structure):
 
 
 class LoadOptionsC(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("keras_version", ctypes.c_char_p)]
+    _fields_ = [("struct_size", ctypes.c_uint32), ("keras_version", ctypes.c_char_p), ("max_weight_bytes", ctypes.c_uint64)]
+
+
+def c_string(value, what):
+    """A path (str, bytes or os.PathLike) or other string argument as the NUL-terminated bytes the C
+    calls take; a NUL inside would silently cut it short, so it is refused."""
+    b = os.fsencode(value)
+    if b"\0" in b:
+        raise ValueError("%s contains a NUL character: %r" % (what, value))
+    return b
 
 
 def _candidates():

@@ -1,12 +1,16 @@
-"""Model: load once, run many times (one session per Model object, not shared across threads)."""
+"""Model: load once, run many times (one session per Model object; calls on it are serialised)."""
 import ctypes
+import numbers
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._library import (FLOAT32, INT32, InputC, LoadOptionsC, OutputViewC, ProfileEntryC, SessionOptionsC, TensorInfoC,
-                       check, lib)
+                       c_string, check, lib)
+
+_NO_COPY = ("a dlinfer.Model cannot be copied or pickled (it owns the engine's model and session); "
+            "load another with dlinfer.Model(path, ...) instead")
 
 
 @dataclass(frozen=True)
@@ -35,23 +39,35 @@ class Model:
 
     Model(path) loads a full-model .h5 or a .keras archive; Model(json_path, weights_path=...)
     loads an architecture JSON with a save_weights() file. keras_version chooses version-dependent
-    semantics when the file does not record it. threads=N splits convolutions and dense layers
-    across N threads (results do not change). profile=True times every op of every run (read
-    with profile() / profile_table()).
+    semantics when the file does not record it. max_weight_bytes bounds the weights the file may
+    make the loader read (and each member inflated from a .keras archive); None is the engine's
+    default, 4 GiB. threads=N splits convolutions and dense layers across N threads (results do not
+    change). profile=True times every op of every run (read with profile() / profile_table()).
+
+    Calls on one Model are serialised by a lock; close() waits for a run in progress, and any call
+    after it raises ValueError. A Model cannot be copied: create another one.
     """
 
-    def __init__(self, path, weights_path=None, keras_version=None, threads=1, profile=False):
-        self._lib = lib()
+    def __init__(self, path, weights_path=None, keras_version=None, threads=1, profile=False, max_weight_bytes=None):
+        self._lock = threading.Lock()
         self._model = ctypes.c_void_p()
         self._session = ctypes.c_void_p()
-        self._lock = threading.Lock()
-        opts = None
-        if keras_version is not None:
-            opts = LoadOptionsC(ctypes.sizeof(LoadOptionsC), str(keras_version).encode())
-        check(self._lib.dl_model_load(str(path).encode(), None if weights_path is None else str(weights_path).encode(),
-                                      ctypes.byref(opts) if opts is not None else None, ctypes.byref(self._model)))
+        path = c_string(path, "model path")
+        weights = None if weights_path is None else c_string(weights_path, "weights_path")
+        version = None if keras_version is None else c_string(str(keras_version), "keras_version")
+        if max_weight_bytes is not None:
+            if not isinstance(max_weight_bytes, numbers.Integral) or isinstance(max_weight_bytes, bool):
+                raise TypeError("max_weight_bytes must be an integer number of bytes, got %r" % (max_weight_bytes,))
+            if not 0 < max_weight_bytes < 2**64:
+                raise ValueError("max_weight_bytes must be between 1 and 2**64 - 1, got %r" % (max_weight_bytes,))
         if not isinstance(threads, int) or threads < 1:
             raise ValueError("threads must be a positive integer, got %r" % (threads,))
+        self._lib = lib()
+        opts = None
+        if version is not None or max_weight_bytes is not None:
+            opts = LoadOptionsC(ctypes.sizeof(LoadOptionsC), version, int(max_weight_bytes or 0))
+        check(self._lib.dl_model_load(path, weights, ctypes.byref(opts) if opts is not None else None,
+                                      ctypes.byref(self._model)))
         sopts = SessionOptionsC(ctypes.sizeof(SessionOptionsC), 1 if profile else 0, threads)
         check(self._lib.dl_session_create_with_options(self._model, ctypes.byref(sopts), ctypes.byref(self._session)))
         n = ctypes.c_size_t()
@@ -69,12 +85,33 @@ class Model:
         self.inputs, self.outputs = tuple(inputs), tuple(outputs)
 
     def close(self):
-        if getattr(self, "_session", None):
-            self._lib.dl_session_release(self._session)
-            self._session = None
-        if getattr(self, "_model", None):
-            self._lib.dl_model_release(self._model)
-            self._model = None
+        """Releases the engine's model and session (waiting for a run in progress on another thread);
+        calls after it raise ValueError. Idempotent."""
+        lock = self.__dict__.get("_lock")
+        if lock is None:  # __init__ failed before anything was allocated
+            return
+        with lock:
+            session, model = self._session, self._model
+            self._session = self._model = None
+            if session:
+                self._lib.dl_session_release(session)
+            if model:
+                self._lib.dl_model_release(model)
+
+    def _open_session(self):
+        """The session; call with the lock held."""
+        if not self._session:
+            raise ValueError("model is closed")
+        return self._session
+
+    def __copy__(self):
+        raise TypeError(_NO_COPY)
+
+    def __deepcopy__(self, memo):
+        raise TypeError(_NO_COPY)
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(_NO_COPY)
 
     def __del__(self):
         try:
@@ -91,12 +128,11 @@ class Model:
     def _prepare(self, value, info):
         a = np.asarray(value)
         if info.dtype == np.int32:
-            if a.dtype == np.int64:
-                if a.size and (a.min() < -2**31 or a.max() >= 2**31):
-                    raise ValueError("input '%s': int64 values out of int32 range" % info.name)
-                a = a.astype(np.int32)
-            elif not np.can_cast(a.dtype, np.int32, casting="same_kind") or a.dtype.kind == "f":
+            if a.dtype.kind not in "biu":
                 raise TypeError("input '%s' expects int32, got %s" % (info.name, a.dtype))
+            if not np.can_cast(a.dtype, np.int32):  # int64, uint32, uint64: a value may not fit
+                if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
+                    raise ValueError("input '%s': %s values out of int32 range" % (info.name, a.dtype))
             a = a.astype(np.int32, copy=False)
         else:
             if not np.can_cast(a.dtype, np.float32, casting="same_kind"):
@@ -106,8 +142,6 @@ class Model:
 
     def run(self, inputs):
         """Runs on a list (model input order) or dict (by input name) of arrays; returns a list of arrays."""
-        if self._session is None:
-            raise ValueError("model is closed")
         if isinstance(inputs, dict):
             names = [i.name for i in self.inputs]
             unknown = set(inputs) - set(names)
@@ -131,33 +165,34 @@ class Model:
             cin[i].rank = a.ndim
             cin[i].shape = s
         with self._lock:
-            check(self._lib.dl_session_run(self._session, len(arrays), cin))
+            session = self._open_session()
+            check(self._lib.dl_session_run(session, len(arrays), cin))
             out = []
             view = OutputViewC()
             for i in range(len(self.outputs)):
-                check(self._lib.dl_session_output(self._session, i, ctypes.byref(view)))
+                check(self._lib.dl_session_output(session, i, ctypes.byref(view)))
                 shape = tuple(view.shape[k] for k in range(view.rank))
                 y = np.empty(shape, dtype=np.float32)
-                check(self._lib.dl_session_output_copy(self._session, i, y.ctypes.data, y.nbytes))
+                check(self._lib.dl_session_output_copy(session, i, y.ctypes.data, y.nbytes))
                 out.append(y)
         return out
 
     def profile(self):
         """Per-op times of the runs so far (with the last input shapes), slowest first."""
-        if self._session is None:
-            raise ValueError("model is closed")
         with self._lock:
+            session = self._open_session()
             n = ctypes.c_size_t()
-            check(self._lib.dl_session_profile_count(self._session, ctypes.byref(n)))
+            check(self._lib.dl_session_profile_count(session, ctypes.byref(n)))
             e = ProfileEntryC()
             out = []
             for i in range(n.value):
-                check(self._lib.dl_session_profile_entry(self._session, i, ctypes.byref(e)))
+                check(self._lib.dl_session_profile_entry(session, i, ctypes.byref(e)))
                 out.append(ProfileEntry(e.op.decode(), e.layers.decode(), e.total_ms, e.runs, e.flops))
         return out
 
     def reset_profile(self):
-        check(self._lib.dl_session_profile_reset(self._session))
+        with self._lock:
+            check(self._lib.dl_session_profile_reset(self._open_session()))
 
     def profile_table(self, top=None):
         """The profile as text: op, time per run, share, GFLOP/s, Keras layers."""
