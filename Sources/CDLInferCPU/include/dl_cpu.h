@@ -33,4 +33,14 @@ typedef struct dl_dwconv {
     int64_t kh, kw, sh, sw, dh, dw, pad_top, pad_left;
 } dl_dwconv;
 
+/* One image of max or average pooling, NHWC (TensorFlow semantics: padding never counts; an
+ * average divides by the taps inside the image; max propagates NaN). */
+typedef struct dl_pool {
+    const float *input;
+    float *output;
+    int64_t h, w, c, oh, ow;
+    int64_t kh, kw, sh, sw, pad_top, pad_left;
+    int32_t is_max;
+} dl_pool;
+
 #endif

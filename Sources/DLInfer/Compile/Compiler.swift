@@ -12,7 +12,7 @@ enum Compiler {
         case .softmax(let axis, let log): return SoftmaxOp(node, axis: axis, log: log)
         case .sparsemax(let axis): return SparsemaxOp(node, axis: axis)
         case .glu(let axis): return GLUOp(node, axis: axis)
-        case .pool(let p): return PoolOp(node, p)
+        case .pool(let p): return PoolOp(node, p, table)
         case .globalPool(let k, rank: _, keepDims: _): return GlobalPoolOp(node, k)
         case .reduce(let k, let axes, keepDims: _): return ReduceOp(node, k, axes: axes)
         case .layerNorm(let p): return try LayerNormOp(node, p, g)

@@ -30,6 +30,8 @@ typealias SgemmKernel = (_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>
 typealias DepthwiseKernel = (_ conv: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl_epilogue>,
                              _ rowBegin: Int, _ rowEnd: Int) -> Void
 
+typealias PoolKernel = (_ pool: UnsafePointer<dl_pool>, _ rowBegin: Int, _ rowEnd: Int) -> Void
+
 /// The kernels of one tier. Filled once; ops keep the table they were compiled for.
 struct KernelTable {
     let tier: ISATier
@@ -38,12 +40,17 @@ struct KernelTable {
     let sgemm: SgemmKernel
     /// Depthwise convolution with multiplier 1 over output rows [rowBegin, rowEnd).
     let depthwise: DepthwiseKernel
+    /// Max or average pooling over output rows [rowBegin, rowEnd).
+    let pool: PoolKernel
 
     static func make(_ tier: ISATier) -> KernelTable {
         switch tier {
-        case .avx512: return KernelTable(tier: tier, panelWidth: avx512PanelWidth, sgemm: avx512Sgemm, depthwise: avx512Depthwise)
-        case .avx2: return KernelTable(tier: tier, panelWidth: avx2PanelWidth, sgemm: avx2Sgemm, depthwise: avx2Depthwise)
-        case .scalar: return KernelTable(tier: tier, panelWidth: scalarPanelWidth, sgemm: scalarSgemm, depthwise: scalarDepthwise)
+        case .avx512:
+            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, sgemm: avx512Sgemm, depthwise: avx512Depthwise, pool: avx512Pool)
+        case .avx2:
+            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, sgemm: avx2Sgemm, depthwise: avx2Depthwise, pool: avx2Pool)
+        case .scalar:
+            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, sgemm: scalarSgemm, depthwise: scalarDepthwise, pool: scalarPool)
         }
     }
 

@@ -1,11 +1,14 @@
-/// Max/average pooling (TensorFlow padding semantics) per image.
+import CDLInferCPU
+
+/// Max/average pooling (TensorFlow padding semantics): the tier's kernel, split by output rows.
 final class PoolOp: CompiledOp {
     let node: Node
     let p: PoolParams
-    init(_ node: Node, _ p: PoolParams) { self.node = node; self.p = p }
+    let table: KernelTable
+    init(_ node: Node, _ p: PoolParams, _ table: KernelTable) { self.node = node; self.p = p; self.table = table }
     var label: String {
         let w = p.window
-        return node.op.kindName + " \(w.kh)x\(w.kw)/\(w.sw)"
+        return node.op.kindName + " \(w.kh)x\(w.kw)/\(w.sw) \(table.tier.rawValue)"
     }
     func plan(_ inputs: [Shape]) throws -> OpPlan { OpPlan(outputs: try inferShapes(node.op, inputs, [])) }
 
@@ -13,9 +16,18 @@ final class PoolOp: CompiledOp {
         let x = s.inputs[0], y = s.outputs[0]
         let (n, h, w, c) = nhwcDims(x.shape, rank: p.window.rank)
         let (gh, gw) = p.window.runGeometry(h: h, w: w)
+        let split = RowSplit(rows: gh.output, threads: s.pool.threads, align: 1, minimumRows: 2)
         for img in 0..<n {
-            pool2d(x.f32 + img * h * w * c, channels: c, h: gh, w: gw, kind: p.kind,
-                   out: y.f32 + img * gh.output * gw.output * c)
+            var d = dl_pool(input: x.f32 + img * h * w * c, output: y.f32 + img * gh.output * gw.output * c,
+                            h: Int64(h), w: Int64(w), c: Int64(c), oh: Int64(gh.output), ow: Int64(gw.output),
+                            kh: Int64(p.window.kh), kw: Int64(p.window.kw), sh: Int64(p.window.sh), sw: Int64(p.window.sw),
+                            pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore), is_max: p.kind == .max ? 1 : 0)
+            withUnsafePointer(to: &d) { dp in
+                s.pool.parallel(split.count) { piece in
+                    let r = split.range(piece)
+                    table.pool(dp, r.lowerBound, r.upperBound)
+                }
+            }
         }
     }
 }
