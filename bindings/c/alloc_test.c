@@ -96,7 +96,7 @@ done:
     return ok;
 }
 
-static int test_model(const char *dir, const char *name) {
+static int test_model(const char *dir, const char *name, int32_t threads) {
     char path[8192];
     int ok = 0;
     dl_model *model = NULL;
@@ -110,7 +110,8 @@ static int test_model(const char *dir, const char *name) {
 
     if (!model_path(dir, name, path, sizeof path)) { printf("%s: no model in manifest.json\n", name); return 0; }
     CHECK(dl_model_load(path, NULL, NULL, &model));
-    CHECK(dl_session_create(model, &session));
+    dl_session_options options = {.struct_size = sizeof options, .num_threads = threads};
+    CHECK(dl_session_create_with_options(model, &options, &session));
     CHECK(dl_model_input_count(model, &n_in));
     CHECK(dl_model_output_count(model, &n_out));
     if (n_in > MAX_IO || n_out > MAX_IO) { printf("%s: more than %d inputs or outputs\n", name, MAX_IO); goto done; }
@@ -144,14 +145,17 @@ static int test_model(const char *dir, const char *name) {
             CHECK(dl_session_output_copy(session, o, ref[o], v.count * sizeof(float)));
         }
     }
-    int ok1 = counted_runs(name, "", session, n_in, in, n_out, ref, ref_count);
+    char label[64];
+    snprintf(label, sizeof label, " (%d thread%s)", (int)threads, threads == 1 ? "" : "s");
+    int ok1 = counted_runs(name, label, session, n_in, in, n_out, ref, ref_count);
 
     /* A new shape may allocate; going back to batch 1 must reuse the batch-1 plan. */
     for (size_t i = 0; i < n_in; i++) shapes[i][0] = 2;
     dl_status st2 = run_once(session, n_in, in, n_out);
     for (size_t i = 0; i < n_in; i++) shapes[i][0] = 1;
     CHECK(st2);
-    int ok2 = counted_runs(name, " (batch 1 after batch 2)", session, n_in, in, n_out, ref, ref_count);
+    snprintf(label, sizeof label, " (%d thread%s, batch 1 after batch 2)", (int)threads, threads == 1 ? "" : "s");
+    int ok2 = counted_runs(name, label, session, n_in, in, n_out, ref, ref_count);
     ok = ok1 && ok2;
 done:
     if (!ok) printf("%s: FAIL\n", name);
@@ -176,9 +180,12 @@ int main(int argc, char **argv) {
 
     const char *models[] = {"keras3_mobilenetv2_035", "keras3_resnet_small", "tf_keras_resnet_small",
                             "keras3_xception_small", "keras3_cnn_classic"};
+    /* One thread, and two: handing work to the session's threads must not allocate either. */
     int n = (int)(sizeof models / sizeof models[0]), failed = 0;
-    for (int m = 0; m < n; m++) failed += !test_model(argv[1], models[m]);
-    printf("alloc_test: %d of %d models allocation-free after warm-up (%lu allocations, %lu bytes "
+    for (int m = 0; m < n; m++) failed += !test_model(argv[1], models[m], 1);
+    for (int m = 0; m < n; m++) failed += !test_model(argv[1], models[m], 2);
+    n *= 2;
+    printf("alloc_test: %d of %d model/thread-count cases allocation-free after warm-up (%lu allocations, %lu bytes "
            "in all counted runs): %s\n", n - failed, n, total_calls, total_bytes, failed ? "FAIL" : "PASS");
     return failed ? 1 : 0;
 }

@@ -53,36 +53,54 @@ final class ConvOp: CompiledOp {
         return OpPlan(outputs: out, scratchBytes: scratch, flops: flops)
     }
 
+    /// One conv run's state for the threads' pieces (a GEMM over some output rows each).
+    private struct Pieces {
+        let op: ConvOp
+        let split: RowSplit
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let residual: UnsafePointer<Float>?
+        let cols: UnsafeMutablePointer<Float>?   // the patch matrix (scratch), im2col only
+        let h: Int, w: Int, c: Int, pixels: Int, rows: Int
+        let gh: AxisGeometry, gw: AxisGeometry
+        var image = 0, group = 0
+    }
+
     func run(_ s: Step) {
         let x = s.inputs[0], y = s.outputs[0]
         let (n, h, w, c) = nhwcDims(x.shape, rank: p.window.rank)
         let (gh, gw) = p.window.runGeometry(h: h, w: w)
         let pixels = gh.output * gw.output
-        let og = cout / p.groups
-        let rowLen = p.window.kh * p.window.kw * cg
         let residual: UnsafePointer<Float>? = p.epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil
         if pointwise {
-            let split = RowSplit(rows: n * pixels, threads: s.pool.threads)
-            s.pool.parallel(split.count) { piece in
-                table.gemm(m: n * pixels, a: x.f32, lda: c, b: weights[0], c: y.f32, ldc: cout,
-                           bias: bias.first.map { UnsafePointer($0.pointer) }, residual: residual,
-                           activation: p.epilogue.activation, rows: split.range(piece))
+            var job = Pieces(op: self, split: RowSplit(rows: n * pixels, threads: s.pool.threads), x: x.f32, y: y.f32, residual: residual,
+                             cols: nil, h: h, w: w, c: c, pixels: pixels, rows: n * pixels, gh: gh, gw: gw)
+            s.pool.parallel(job.split.count, &job) { raw, piece in
+                let j = raw.assumingMemoryBound(to: Pieces.self).pointee, op = j.op
+                op.table.gemm(m: j.rows, a: j.x, lda: j.c, b: op.weights[0], c: j.y, ldc: op.cout,
+                              bias: op.bias.first.map { UnsafePointer($0.pointer) }, residual: j.residual,
+                              activation: op.p.epilogue.activation, rows: j.split.range(piece))
             }
             return
         }
         // Each piece gathers its own rows of the patch matrix, then multiplies them.
-        let cols = s.scratch!.assumingMemoryBound(to: Float.self)
-        let split = RowSplit(rows: pixels, threads: s.pool.threads)
+        var job = Pieces(op: self, split: RowSplit(rows: pixels, threads: s.pool.threads), x: x.f32, y: y.f32, residual: residual,
+                         cols: s.scratch!.assumingMemoryBound(to: Float.self), h: h, w: w, c: c, pixels: pixels, rows: pixels,
+                         gh: gh, gw: gw)
         for img in 0..<n {
-            let src = x.f32 + img * h * w * c
-            let offset = img * pixels * cout
             for gi in 0..<p.groups {
-                s.pool.parallel(split.count) { piece in
-                    let rows = split.range(piece)
-                    im2col(src, channels: c, c0: gi * cg, cg: cg, h: gh, w: gw, cols: cols, pixels: rows)
-                    table.gemm(m: pixels, a: cols, lda: rowLen, b: weights[gi], c: y.f32 + offset + gi * og, ldc: cout,
-                               bias: bias.isEmpty ? nil : UnsafePointer(bias[gi].pointer),
-                               residual: residual.map { $0 + offset + gi * og }, activation: p.epilogue.activation, rows: rows)
+                job.image = img
+                job.group = gi
+                s.pool.parallel(job.split.count, &job) { raw, piece in
+                    let j = raw.assumingMemoryBound(to: Pieces.self).pointee, op = j.op
+                    let rows = j.split.range(piece), og = op.cout / op.p.groups
+                    let rowLen = op.p.window.kh * op.p.window.kw * op.cg
+                    let cols = j.cols!
+                    let offset = j.image * j.pixels * op.cout + j.group * og
+                    im2col(j.x + j.image * j.h * j.w * j.c, channels: j.c, c0: j.group * op.cg, cg: op.cg, h: j.gh, w: j.gw,
+                           cols: cols, pixels: rows)
+                    op.table.gemm(m: j.pixels, a: cols, lda: rowLen, b: op.weights[j.group], c: j.y + offset, ldc: op.cout,
+                                  bias: op.bias.isEmpty ? nil : UnsafePointer(op.bias[j.group].pointer),
+                                  residual: j.residual.map { $0 + offset }, activation: op.p.epilogue.activation, rows: rows)
                 }
             }
         }

@@ -34,6 +34,14 @@ final class DepthwiseOp: CompiledOp {
         return OpPlan(outputs: out, flops: 2 * Double(try checkedCount(out[0])) * Double(p.window.kh * p.window.kw))
     }
 
+    /// One image's state for the threads' pieces (some output rows each).
+    private struct Pieces {
+        let table: KernelTable
+        let split: RowSplit
+        let conv: dl_dwconv
+        let epilogue: dl_epilogue
+    }
+
     func run(_ s: Step) {
         let x = s.inputs[0], y = s.outputs[0]
         let (n, h, w, c) = nhwcDims(x.shape, rank: p.window.rank)
@@ -51,19 +59,19 @@ final class DepthwiseOp: CompiledOp {
         }
         let register = p.epilogue.activation.registerEpilogue
         for img in 0..<n {
-            var d = dl_dwconv(input: x.f32 + img * h * w * c, weights: weights.pointer, output: y.f32 + img * pixels * c,
+            let d = dl_dwconv(input: x.f32 + img * h * w * c, weights: weights.pointer, output: y.f32 + img * pixels * c,
                               h: Int64(h), w: Int64(w), c: Int64(c), oh: Int64(gh.output), ow: Int64(gw.output),
                               kh: Int64(p.window.kh), kw: Int64(p.window.kw), sh: Int64(p.window.sh), sw: Int64(p.window.sw),
                               dh: Int64(p.window.dh), dw: Int64(p.window.dw), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
-            var e = dl_epilogue(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + img * pixels * c },
+            let e = dl_epilogue(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + img * pixels * c },
                                 ld_residual: c, activation: register?.code ?? 0, lo: register?.lo ?? 0, hi: register?.hi ?? 0)
-            let split = RowSplit(rows: gh.output, threads: s.pool.threads, align: 1, minimumRows: 2)
-            withUnsafePointer(to: &d) { dp in
-                withUnsafePointer(to: &e) { ep in
-                    s.pool.parallel(split.count) { piece in
-                        let r = split.range(piece)
-                        table.depthwise(dp, ep, r.lowerBound, r.upperBound)
-                    }
+            var job = Pieces(table: table, split: RowSplit(rows: gh.output, threads: s.pool.threads, align: 1, minimumRows: 2),
+                             conv: d, epilogue: e)
+            s.pool.parallel(job.split.count, &job) { raw, piece in
+                let j = raw.assumingMemoryBound(to: Pieces.self)
+                let r = j.pointee.split.range(piece)
+                withUnsafePointer(to: j.pointee.conv) { dp in
+                    withUnsafePointer(to: j.pointee.epilogue) { ep in j.pointee.table.depthwise(dp, ep, r.lowerBound, r.upperBound) }
                 }
             }
         }

@@ -12,21 +12,28 @@ final class PoolOp: CompiledOp {
     }
     func plan(_ inputs: [Shape]) throws -> OpPlan { OpPlan(outputs: try inferShapes(node.op, inputs, [])) }
 
+    /// One image's state for the threads' pieces (some output rows each).
+    private struct Pieces {
+        let table: KernelTable
+        let split: RowSplit
+        let pool: dl_pool
+    }
+
     func run(_ s: Step) {
         let x = s.inputs[0], y = s.outputs[0]
         let (n, h, w, c) = nhwcDims(x.shape, rank: p.window.rank)
         let (gh, gw) = p.window.runGeometry(h: h, w: w)
         let split = RowSplit(rows: gh.output, threads: s.pool.threads, align: 1, minimumRows: 2)
         for img in 0..<n {
-            var d = dl_pool(input: x.f32 + img * h * w * c, output: y.f32 + img * gh.output * gw.output * c,
+            let d = dl_pool(input: x.f32 + img * h * w * c, output: y.f32 + img * gh.output * gw.output * c,
                             h: Int64(h), w: Int64(w), c: Int64(c), oh: Int64(gh.output), ow: Int64(gw.output),
                             kh: Int64(p.window.kh), kw: Int64(p.window.kw), sh: Int64(p.window.sh), sw: Int64(p.window.sw),
                             pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore), is_max: p.kind == .max ? 1 : 0)
-            withUnsafePointer(to: &d) { dp in
-                s.pool.parallel(split.count) { piece in
-                    let r = split.range(piece)
-                    table.pool(dp, r.lowerBound, r.upperBound)
-                }
+            var job = Pieces(table: table, split: split, pool: d)
+            s.pool.parallel(split.count, &job) { raw, piece in
+                let j = raw.assumingMemoryBound(to: Pieces.self)
+                let r = j.pointee.split.range(piece)
+                withUnsafePointer(to: j.pointee.pool) { j.pointee.table.pool($0, r.lowerBound, r.upperBound) }
             }
         }
     }

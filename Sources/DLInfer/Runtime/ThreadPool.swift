@@ -1,14 +1,15 @@
 import Glibc
 
-/// A session's intra-op threads: `parallel(count) { i in ... }` runs body(0..<count) with the
-/// caller taking part, and returns when all are done. Workers sleep on a condition variable
+/// A session's intra-op threads: `parallel(count, &args, body)` runs body(args, 0..<count) with
+/// the caller taking part, and returns when all are done. Workers sleep on a condition variable
 /// between jobs; a job allocates nothing. With one thread everything runs inline.
 final class ThreadPool: @unchecked Sendable {
     let threads: Int
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
     private var done = pthread_cond_t()
-    private var job: ((Int) -> Void)?
+    private var job: (@convention(c) (UnsafeRawPointer, Int) -> Void)?
+    private var jobArgs: UnsafeRawPointer?
     private var jobCount = 0
     private var next = 0
     private var pending = 0
@@ -56,16 +57,20 @@ final class ThreadPool: @unchecked Sendable {
         workers = []
     }
 
-    /// Runs body(i) for every i in 0..<count across the threads; indices are handed out one at a
-    /// time, so uneven pieces balance.
-    func parallel(_ count: Int, _ body: (Int) -> Void) {
-        if threads == 1 || count <= 1 {
-            for i in 0..<count { body(i) }
-            return
-        }
-        withoutActuallyEscaping(body) { escaping in
+    /// Runs body(args, i) for every i in 0..<count across the threads; indices are handed out one
+    /// at a time, so uneven pieces balance. `body` is a C-convention function, so it captures
+    /// nothing: everything it needs travels in `args` (on the caller's stack). Storing a Swift
+    /// closure for the workers would allocate on every call, and a planned run must not.
+    func parallel<Args>(_ count: Int, _ args: inout Args, _ body: @convention(c) (UnsafeRawPointer, Int) -> Void) {
+        withUnsafePointer(to: &args) { pointer in
+            let raw = UnsafeRawPointer(pointer)
+            if threads == 1 || count <= 1 {
+                for i in 0..<count { body(raw, i) }
+                return
+            }
             pthread_mutex_lock(&mutex)
-            job = escaping
+            job = body
+            jobArgs = raw
             jobCount = count
             next = 0
             pending = count
@@ -76,6 +81,7 @@ final class ThreadPool: @unchecked Sendable {
             pthread_mutex_lock(&mutex)
             while pending > 0 { pthread_cond_wait(&done, &mutex) }
             job = nil
+            jobArgs = nil
             jobCount = 0
             pthread_mutex_unlock(&mutex)
         }
@@ -90,7 +96,7 @@ final class ThreadPool: @unchecked Sendable {
             let i = next
             next += 1
             pthread_mutex_unlock(&mutex)
-            job?(i)
+            if let job, let jobArgs { job(jobArgs, i) }
             pthread_mutex_lock(&mutex)
             pending -= 1
             if pending == 0 { pthread_cond_signal(&done) }
