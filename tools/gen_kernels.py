@@ -107,14 +107,14 @@ public let {low}PanelWidth = {nr}
 
 {k1}
 
-/// C[rowBegin..<rowEnd, 0..<n] = A[.., 0..<k] * B (packed with {low}PackedB layout) + epilogue.
-/// `bias` and `residual` in the epilogue are indexed by absolute column and row. The panel's
-/// padded columns are computed but never stored; bias must hold n floats padded to {nr}.
+/// C[rowBegin..<rowEnd, columns of panels panelBegin..<panelEnd] = A[.., 0..<k] * packed B +
+/// epilogue. `bias` and `residual` in the epilogue are indexed by absolute column and row. The
+/// last panel's padded columns are computed but never stored; bias must hold n floats padded to {nr}.
 public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                         _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-                        _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int) {{
-    let panels = (n + {nr} - 1) / {nr}
-    for p in 0..<panels {{
+                        _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
+                        _ panelBegin: Int, _ panelEnd: Int) {{
+    for p in panelBegin..<panelEnd {{
         let col0 = p * {nr}, cols = min({nr}, n - col0)
         let bp = packedB + p * k * {nr}
         var k0 = 0

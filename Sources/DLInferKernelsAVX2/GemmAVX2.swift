@@ -200,14 +200,14 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     }
 }
 
-/// C[rowBegin..<rowEnd, 0..<n] = A[.., 0..<k] * B (packed with avx2PackedB layout) + epilogue.
-/// `bias` and `residual` in the epilogue are indexed by absolute column and row. The panel's
-/// padded columns are computed but never stored; bias must hold n floats padded to 16.
+/// C[rowBegin..<rowEnd, columns of panels panelBegin..<panelEnd] = A[.., 0..<k] * packed B +
+/// epilogue. `bias` and `residual` in the epilogue are indexed by absolute column and row. The
+/// last panel's padded columns are computed but never stored; bias must hold n floats padded to 16.
 public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                         _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-                        _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int) {
-    let panels = (n + 16 - 1) / 16
-    for p in 0..<panels {
+                        _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
+                        _ panelBegin: Int, _ panelEnd: Int) {
+    for p in panelBegin..<panelEnd {
         let col0 = p * 16, cols = min(16, n - col0)
         let bp = packedB + p * k * 16
         var k0 = 0

@@ -270,14 +270,14 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     }
 }
 
-/// C[rowBegin..<rowEnd, 0..<n] = A[.., 0..<k] * B (packed with avx512PackedB layout) + epilogue.
-/// `bias` and `residual` in the epilogue are indexed by absolute column and row. The panel's
-/// padded columns are computed but never stored; bias must hold n floats padded to 64.
+/// C[rowBegin..<rowEnd, columns of panels panelBegin..<panelEnd] = A[.., 0..<k] * packed B +
+/// epilogue. `bias` and `residual` in the epilogue are indexed by absolute column and row. The
+/// last panel's padded columns are computed but never stored; bias must hold n floats padded to 64.
 public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                         _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-                        _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int) {
-    let panels = (n + 64 - 1) / 64
-    for p in 0..<panels {
+                        _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
+                        _ panelBegin: Int, _ panelEnd: Int) {
+    for p in panelBegin..<panelEnd {
         let col0 = p * 64, cols = min(64, n - col0)
         let bp = packedB + p * k * 64
         var k0 = 0

@@ -22,10 +22,11 @@ enum ISATier: String, CaseIterable, Comparable {
     static var supported: [ISATier] { allCases.filter { $0 <= best } }
 }
 
-/// C = A * packed B over rows [rowBegin, rowEnd), with the epilogue applied before the store.
+/// C = A * packed B over rows [rowBegin, rowEnd) and B panels [panelBegin, panelEnd), with the
+/// epilogue applied before the store.
 typealias SgemmKernel = (_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ packedB: UnsafePointer<Float>,
                          _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: UnsafePointer<dl_epilogue>,
-                         _ rowBegin: Int, _ rowEnd: Int) -> Void
+                         _ rowBegin: Int, _ rowEnd: Int, _ panelBegin: Int, _ panelEnd: Int) -> Void
 
 typealias DepthwiseKernel = (_ conv: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl_epilogue>,
                              _ rowBegin: Int, _ rowEnd: Int) -> Void

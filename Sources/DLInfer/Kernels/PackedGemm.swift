@@ -5,6 +5,7 @@ import CDLInferCPU
 final class PackedMatrix {
     let k: Int, n: Int, panelWidth: Int
     let data: AlignedBuffer
+    var panels: Int { (n + panelWidth - 1) / panelWidth }
 
     init(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, panelWidth: Int) throws {
         self.k = k
@@ -47,24 +48,29 @@ extension Activation {
 extension KernelTable {
     /// c[m, n] = act(a[m, k] * b + bias + residual): the kernel applies what it can in registers
     /// and the rest (other activations) runs as one pass over the rows just written.
-    /// Rows [rows.lowerBound, rows.upperBound) of the product (all rows by default).
+    /// Rows `rows` and the columns of B panels `panels` of the product (all by default).
     func gemm(m: Int, a: UnsafePointer<Float>, lda: Int, b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int,
-              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation, rows: Range<Int>? = nil) {
+              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation, rows: Range<Int>? = nil,
+              panels: Range<Int>? = nil) {
         let rows = rows ?? 0..<m
-        if rows.isEmpty || b.n == 0 { return }
+        let panels = panels ?? 0..<b.panels
+        if rows.isEmpty || panels.isEmpty || b.n == 0 { return }
+        let col0 = panels.lowerBound * b.panelWidth, cols = min(b.n, panels.upperBound * b.panelWidth) - col0
         let register = activation.registerEpilogue
         var e = dl_epilogue(bias: bias, residual: residual, ld_residual: ldc,
                             activation: register?.code ?? Int32(DL_ACT_NONE), lo: register?.lo ?? 0, hi: register?.hi ?? 0)
-        let first = c + rows.lowerBound * ldc
+        let first = c + rows.lowerBound * ldc + col0
         if b.k == 0 {
-            for i in rows { (c + i * ldc).update(repeating: 0, count: b.n) }
-            applyEpilogue(EpilogueArgs(bias: bias, residual: residual.map { $0 + rows.lowerBound * ldc }, activation: activation),
-                          first, rows: rows.count, cols: b.n, ldc: ldc)
+            for i in rows { (c + i * ldc + col0).update(repeating: 0, count: cols) }
+            applyEpilogue(EpilogueArgs(bias: bias.map { $0 + col0 }, residual: residual.map { $0 + rows.lowerBound * ldc + col0 },
+                                       activation: activation), first, rows: rows.count, cols: cols, ldc: ldc)
             return
         }
-        withUnsafePointer(to: &e) { sgemm(m, b.n, b.k, a, lda, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound) }
+        withUnsafePointer(to: &e) {
+            sgemm(m, b.n, b.k, a, lda, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound, panels.lowerBound, panels.upperBound)
+        }
         if register == nil {
-            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), first, rows: rows.count, cols: b.n, ldc: ldc)
+            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), first, rows: rows.count, cols: cols, ldc: ldc)
         }
     }
 }
@@ -75,12 +81,12 @@ let scalarPanelWidth = 16
 /// The portable tier: plain loops over the same packed layout (and the same epilogue).
 func scalarSgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ packedB: UnsafePointer<Float>,
                  _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: UnsafePointer<dl_epilogue>,
-                 _ rowBegin: Int, _ rowEnd: Int) {
+                 _ rowBegin: Int, _ rowEnd: Int, _ panelBegin: Int, _ panelEnd: Int) {
     let w = scalarPanelWidth, e = epilogue.pointee
     withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { acc in
         for i in rowBegin..<rowEnd {
             let ai = a + i * lda
-            for p in 0..<((n + w - 1) / w) {
+            for p in panelBegin..<panelEnd {
                 let col0 = p * w, cols = min(w, n - col0), bp = packedB + p * k * w
                 for j in 0..<w { acc[j] = 0 }
                 for kk in 0..<k {
@@ -126,5 +132,28 @@ extension dl_epilogue {
         default: break
         }
         return v
+    }
+}
+
+/// How one GEMM is cut into pieces for the threads: by rows when B is small (each piece reads
+/// all of B, cheaply), by B's column panels when B is large (each piece reads only its panels;
+/// few rows, as in late convolutions and dense layers, cannot be split well by rows anyway).
+struct GemmSplit {
+    let byPanels: Bool
+    let pieces: RowSplit
+    let m: Int, panels: Int
+
+    init(m: Int, b: PackedMatrix, threads: Int) {
+        self.m = m
+        panels = b.panels
+        byPanels = threads > 1 && b.panels >= threads && (b.k * b.n >= 1 << 18 || m < threads * 24)
+        pieces = byPanels ? RowSplit(rows: b.panels, threads: threads, align: 1, minimumRows: 1)
+                          : RowSplit(rows: m, threads: threads)
+    }
+
+    var count: Int { pieces.count }
+
+    func ranges(_ piece: Int) -> (rows: Range<Int>, panels: Range<Int>) {
+        byPanels ? (0..<m, pieces.range(piece)) : (pieces.range(piece), 0..<panels)
     }
 }

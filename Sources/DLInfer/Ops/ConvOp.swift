@@ -53,7 +53,16 @@ final class ConvOp: CompiledOp {
         return OpPlan(outputs: out, scratchBytes: scratch, flops: flops)
     }
 
-    /// One conv run's state for the threads' pieces (a GEMM over some output rows each).
+    /// A 1x1 conv run's state for the threads' pieces (some rows or column panels of one GEMM each).
+    private struct PointwisePieces {
+        let op: ConvOp
+        let split: GemmSplit
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let residual: UnsafePointer<Float>?
+        let c: Int
+    }
+
+    /// An im2col conv run's state for the threads' pieces (some output rows each).
     private struct Pieces {
         let op: ConvOp
         let split: RowSplit
@@ -72,13 +81,14 @@ final class ConvOp: CompiledOp {
         let pixels = gh.output * gw.output
         let residual: UnsafePointer<Float>? = p.epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil
         if pointwise {
-            var job = Pieces(op: self, split: RowSplit(rows: n * pixels, threads: s.pool.threads), x: x.f32, y: y.f32, residual: residual,
-                             cols: nil, h: h, w: w, c: c, pixels: pixels, rows: n * pixels, gh: gh, gw: gw)
+            var job = PointwisePieces(op: self, split: GemmSplit(m: n * pixels, b: weights[0], threads: s.pool.threads),
+                                      x: x.f32, y: y.f32, residual: residual, c: c)
             s.pool.parallel(job.split.count, &job) { raw, piece in
-                let j = raw.assumingMemoryBound(to: Pieces.self).pointee, op = j.op
-                op.table.gemm(m: j.rows, a: j.x, lda: j.c, b: op.weights[0], c: j.y, ldc: op.cout,
+                let j = raw.assumingMemoryBound(to: PointwisePieces.self).pointee, op = j.op
+                let (rows, panels) = j.split.ranges(piece)
+                op.table.gemm(m: j.split.m, a: j.x, lda: j.c, b: op.weights[0], c: j.y, ldc: op.cout,
                               bias: op.bias.first.map { UnsafePointer($0.pointer) }, residual: j.residual,
-                              activation: op.p.epilogue.activation, rows: j.split.range(piece))
+                              activation: op.p.epilogue.activation, rows: rows, panels: panels)
             }
             return
         }

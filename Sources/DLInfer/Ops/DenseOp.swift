@@ -28,10 +28,25 @@ final class DenseOp: CompiledOp {
         return OpPlan(outputs: out, flops: 2 * Double(rows) * Double(weights.k) * Double(weights.n))
     }
 
+    /// One run's state for the threads' pieces (some rows or column panels each).
+    private struct Pieces {
+        let op: DenseOp
+        let split: GemmSplit
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let residual: UnsafePointer<Float>?
+    }
+
     func run(_ s: Step) {
         let x = s.inputs[0], y = s.outputs[0]
-        table.gemm(m: x.count / max(weights.k, 1), a: x.f32, lda: weights.k, b: weights, c: y.f32, ldc: weights.n,
-                   bias: bias.map { UnsafePointer($0.pointer) }, residual: epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil,
-                   activation: epilogue.activation)
+        let m = x.count / max(weights.k, 1)
+        var job = Pieces(op: self, split: GemmSplit(m: m, b: weights, threads: s.pool.threads), x: x.f32, y: y.f32,
+                         residual: epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil)
+        s.pool.parallel(job.split.count, &job) { raw, piece in
+            let j = raw.assumingMemoryBound(to: Pieces.self).pointee, op = j.op
+            let (rows, panels) = j.split.ranges(piece)
+            op.table.gemm(m: j.split.m, a: j.x, lda: op.weights.k, b: op.weights, c: j.y, ldc: op.weights.n,
+                          bias: op.bias.map { UnsafePointer($0.pointer) }, residual: j.residual,
+                          activation: op.epilogue.activation, rows: rows, panels: panels)
+        }
     }
 }

@@ -75,14 +75,19 @@ import Testing
             var whole = [Float](repeating: -7, count: m * ldc), split = whole
             var e = dl_epilogue(bias: nil, residual: nil, ld_residual: 0, activation: 0, lo: 0, hi: 0)
             a.withUnsafeBufferPointer { ap in
-                whole.withUnsafeMutableBufferPointer { w in table.sgemm(m, n, k, ap.baseAddress!, k, packed.data.pointer, w.baseAddress!, ldc, &e, 0, m) }
+                whole.withUnsafeMutableBufferPointer { w in
+                    table.sgemm(m, n, k, ap.baseAddress!, k, packed.data.pointer, w.baseAddress!, ldc, &e, 0, m, 0, packed.panels)
+                }
                 split.withUnsafeMutableBufferPointer { s in
                     for (lo, hi) in [(0, 5), (5, 6), (6, 17), (17, 23)] {
-                        table.sgemm(m, n, k, ap.baseAddress!, k, packed.data.pointer, s.baseAddress!, ldc, &e, lo, hi)
+                        // Rows split four ways, and each row range split by panels, one at a time.
+                        for p in 0..<packed.panels {
+                            table.sgemm(m, n, k, ap.baseAddress!, k, packed.data.pointer, s.baseAddress!, ldc, &e, lo, hi, p, p + 1)
+                        }
                     }
                 }
             }
-            #expect(whole == split, "\(tier): row ranges give the same result as one call")
+            #expect(whole == split, "\(tier): row ranges and panel ranges give the same result as one call")
             #expect((0..<m).allSatisfy { i in (n..<ldc).allSatisfy { whole[i * ldc + $0] == -7 } }, "\(tier): writes stay inside the columns")
         }
     }
