@@ -48,6 +48,9 @@ let package = Package(
                 exclude: ["dlinfer.map"], linkerSettings: cLibraryLinkerFlags),
         .executableTarget(name: "dlbench", dependencies: ["DLInfer"], path: "Sources/dlbench",
                          linkerSettings: toolLinkerFlags),
+        // Fuzz targets (tools/fuzz.sh builds them with -DDLFUZZ -sanitize=fuzzer,address); a plain
+        // build gives a reproducer that runs files through a target once.
+        .executableTarget(name: "dlinfer-fuzz", dependencies: ["DLInfer"], path: "Sources/dlinfer-fuzz"),
         .testTarget(name: "DLInferTests", dependencies: ["DLInfer", "CDLInferCPU"], path: "Tests/DLInferTests"),
     ]
 )

@@ -74,6 +74,47 @@ public func cModelLoad(_ path: UnsafePointer<CChar>?, _ weightsPath: UnsafePoint
     }
 }
 
+/// The settings of a dl_load_options (NULL: defaults), reading only the fields its struct_size covers.
+private func loadOptions(_ options: UnsafePointer<dl_load_options>?, _ function: String) throws -> (version: String?, maxWeightBytes: Int) {
+    var version: String?
+    var maxWeightBytes = Model.defaultMaxWeightBytes
+    if let options {
+        let raw = UnsafeRawPointer(options)
+        let size = Int(raw.load(as: UInt32.self))
+        let versionAt = MemoryLayout<dl_load_options>.offset(of: \dl_load_options.keras_version)!
+        let limitAt = MemoryLayout<dl_load_options>.offset(of: \dl_load_options.max_weight_bytes)!
+        let withVersion = versionAt + MemoryLayout<UnsafePointer<CChar>?>.size
+        guard size >= withVersion else {
+            throw invalid("\(function): options.struct_size is \(size), expected at least \(withVersion) (sizeof(dl_load_options) is \(MemoryLayout<dl_load_options>.size))")
+        }
+        version = raw.load(fromByteOffset: versionAt, as: UnsafePointer<CChar>?.self).map { String(cString: $0) }
+        if size >= limitAt + MemoryLayout<UInt64>.size {
+            let limit = raw.load(fromByteOffset: limitAt, as: UInt64.self)
+            if limit != 0 { maxWeightBytes = Int(clamping: limit) }
+        }
+    }
+    return (version, maxWeightBytes)
+}
+
+@_cdecl("dl_model_load_memory")
+public func cModelLoadMemory(_ data: UnsafeRawPointer?, _ dataSize: Int, _ weightsData: UnsafeRawPointer?, _ weightsSize: Int,
+                             _ options: UnsafePointer<dl_load_options>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> dl_status {
+    guarded {
+        guard let out else { throw invalid("dl_model_load_memory: out_model is NULL") }
+        out.pointee = nil
+        guard let data else { throw invalid("dl_model_load_memory: data is NULL") }
+        // Same bound as a file read whole (4 GiB): the bytes are copied once, for HDF5 and the parsers.
+        let size = try sizeArgument(dataSize, "dl_model_load_memory: size", limit: 4 << 30)
+        let wsize = try sizeArgument(weightsSize, "dl_model_load_memory: weights_size", limit: 4 << 30)
+        if weightsData == nil && wsize != 0 { throw invalid("dl_model_load_memory: weights_data is NULL but weights_size is \(wsize)") }
+        let (version, maxWeightBytes) = try loadOptions(options, "dl_model_load_memory")
+        let bytes = [UInt8](UnsafeRawBufferPointer(start: data, count: size))
+        let weights = weightsData.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: wsize)) }
+        let model = try Model(data: bytes, weights: weights, kerasVersion: version, maxWeightBytes: maxWeightBytes)
+        out.pointee = OpaquePointer(Unmanaged.passRetained(ModelHandle(model)).toOpaque())
+    }
+}
+
 @_cdecl("dl_model_release")
 public func cModelRelease(_ model: OpaquePointer?) {
     guard let model else { return }

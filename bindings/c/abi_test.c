@@ -234,6 +234,38 @@ static void load_options(const char *fixtures, const char *full_model, const cha
     }
 }
 
+/* dl_model_load_memory (ABI 4): the same forms from bytes; the same checks on sizes. */
+static void load_memory(const char *path, const char *json, const char *weights) {
+    size_t size = 0, jsize = 0, wsize = 0;
+    char *data = read_file(path, &size), *jdata = read_file(json, &jsize), *wdata = read_file(weights, &wsize);
+    check(data && jdata && wdata, "read fixtures for dl_model_load_memory");
+    if (!data || !jdata || !wdata) { free(data); free(jdata); free(wdata); return; }
+    dl_model *model = NULL;
+    expect_status(dl_model_load_memory(NULL, 10, NULL, 0, NULL, &model), DL_ERR_INVALID_ARGUMENT, "load_memory NULL data");
+    expect_status(dl_model_load_memory(data, size, NULL, 0, NULL, NULL), DL_ERR_INVALID_ARGUMENT, "load_memory NULL out");
+    expect_status(dl_model_load_memory(data, SIZE_MAX, NULL, 0, NULL, &model), DL_ERR_INVALID_ARGUMENT, "load_memory size SIZE_MAX");
+    message_has_size("18446744073709551615", "load_memory size SIZE_MAX");
+    expect_status(dl_model_load_memory(jdata, jsize, wdata, SIZE_MAX, NULL, &model), DL_ERR_INVALID_ARGUMENT,
+                  "load_memory weights_size SIZE_MAX");
+    expect_status(dl_model_load_memory(jdata, jsize, NULL, 8, NULL, &model), DL_ERR_INVALID_ARGUMENT,
+                  "load_memory NULL weights_data with a size");
+    expect_status(dl_model_load_memory(jdata, jsize, NULL, 0, NULL, &model), DL_ERR_INVALID_ARGUMENT, "load_memory JSON without weights");
+    expect_status(dl_model_load_memory(data, size / 2, NULL, 0, NULL, &model), DL_ERR_FORMAT, "load_memory truncated .h5");
+    expect_status(dl_model_load_memory(jdata, jsize, wdata, wsize / 2, NULL, &model), DL_ERR_FORMAT,
+                  "load_memory truncated weights");
+    expect_status(dl_model_load_memory(data, 0, NULL, 0, NULL, &model), DL_ERR_FORMAT, "load_memory empty data");
+    check(model == NULL, "failed load_memory leaves *out_model NULL");
+    dl_load_options options = {.struct_size = sizeof(dl_load_options), .keras_version = "2.21.0"};
+    expect_status(dl_model_load_memory(jdata, jsize, wdata, wsize, &options, &model), DL_OK, "load_memory JSON + weights");
+    dl_model_release(model);
+    model = NULL;
+    expect_status(dl_model_load_memory(data, size, NULL, 0, NULL, &model), DL_OK, "load_memory full model");
+    dl_model_release(model);
+    free(data);
+    free(jdata);
+    free(wdata);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: abi_test FIXTURES_DIR\n"); return 2; }
     char path[4096], json[4096], weights[4096];
@@ -257,6 +289,7 @@ int main(int argc, char **argv) {
 
     bad_files(path, json, weights);
     load_options(argv[1], path, json, weights);
+    load_memory(path, json, weights);
 
     dl_load_options options = {.struct_size = sizeof(dl_load_options), .keras_version = "2.21.0"};
     expect_status(dl_model_load(json, weights, &options, &model), DL_OK, "load JSON + weights with options");

@@ -26,10 +26,23 @@ public final class Model: @unchecked Sendable {
     /// file does not record which Keras wrote it. `maxWeightBytes` bounds the float32 weights the
     /// file may make the loader read and each member it inflates from a .keras archive; a file
     /// needing more is refused (DLError .unsupported naming the limit).
-    public init(path: String, weightsPath: String? = nil, kerasVersion: String? = nil,
+    public convenience init(path: String, weightsPath: String? = nil, kerasVersion: String? = nil,
                 maxWeightBytes: Int = Model.defaultMaxWeightBytes) throws {
         guard maxWeightBytes > 0 else { throw DLError(.invalidArgument, "maxWeightBytes must be positive, got \(maxWeightBytes)") }
-        var graph = try KerasLoader.load(path: path, weightsPath: weightsPath, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes)
+        try self.init(graph: KerasLoader.load(path: path, weightsPath: weightsPath, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes))
+    }
+
+    /// Loads a model from bytes in memory: any form `init(path:)` accepts, with `weights` holding
+    /// the weights file's bytes when `data` is an architecture JSON (nil otherwise). Nothing is
+    /// written to disk; the same limits apply.
+    public convenience init(data: [UInt8], weights: [UInt8]? = nil, kerasVersion: String? = nil,
+                            maxWeightBytes: Int = Model.defaultMaxWeightBytes) throws {
+        guard maxWeightBytes > 0 else { throw DLError(.invalidArgument, "maxWeightBytes must be positive, got \(maxWeightBytes)") }
+        try self.init(graph: KerasLoader.load(data: data, weights: weights, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes))
+    }
+
+    private init(graph: consuming IRGraph) throws {
+        var graph = graph
         optimizationReport = try Passes.optimize(&graph)
         inputs = zip(graph.inputs, graph.inputNames).map { v, name in
             TensorInfo(name: name, dtype: graph.values[v].type == .i32 ? .int32 : .float32, shape: graph.values[v].shape)

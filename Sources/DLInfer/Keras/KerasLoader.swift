@@ -36,8 +36,56 @@ enum KerasLoader {
         throw DLError.format("\(path): not a Keras model file (expected HDF5 .h5, a .keras archive, or an architecture JSON)")
     }
 
+    /// Loads any form `load(path:...)` accepts from bytes in memory: a full-model HDF5 image, the
+    /// bytes of a .keras archive, or an architecture JSON with `weights` holding the HDF5 weights
+    /// file's bytes. Nothing is written to disk: HDF5 images are opened with the core driver
+    /// (no backing store) under a name unique to this load.
+    static func load(data: [UInt8], weights: [UInt8]?, kerasVersion: String?,
+                     maxWeightBytes: Int = defaultMaxWeightBytes) throws -> IRGraph {
+        let label = "<memory>"
+        guard !data.isEmpty else { throw DLError.format("\(label): empty data") }
+        if data.starts(with: hdf5Signature) {
+            if weights != nil {
+                throw DLError(.invalidArgument, "\(label) is a full-model HDF5 file; weights must be NULL for it")
+            }
+            let file = try HDF5File(image: data, label: uniqueImageName(label), maxWeightBytes: maxWeightBytes)
+            return try buildFullHDF5(file, label: label, kerasVersion: kerasVersion)
+        }
+        if ZipArchive.looksLikeZip(data) {
+            if weights != nil {
+                throw DLError(.invalidArgument, "\(label) is a .keras archive; weights must be NULL for it")
+            }
+            return try loadArchive(data, label: label, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes)
+        }
+        if data.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }) == UInt8(ascii: "{") {
+            guard let weights else {
+                throw DLError(.invalidArgument, "\(label) is an architecture JSON; pass the weights file's bytes as weights")
+            }
+            let config = try withContext(label) { try JSON.parse(data) }
+            let weightsLabel = "<memory weights>"
+            guard weights.starts(with: hdf5Signature) else { throw DLError.format("\(weightsLabel): not an HDF5 weights file") }
+            let file = try HDF5File(image: weights, label: uniqueImageName(weightsLabel), maxWeightBytes: maxWeightBytes)
+            return try buildJSONWithWeights(config, file, label: label, weightsLabel: weightsLabel, kerasVersion: kerasVersion)
+        }
+        throw DLError.format("\(label): not a Keras model file (expected HDF5 .h5, a .keras archive, or an architecture JSON)")
+    }
+
+    /// Guarded by hdf5Lock.
+    nonisolated(unsafe) private static var imageCounter = 0
+
+    /// HDF5 identifies open files by name, and an in-memory image has no other identity: each one
+    /// gets a name of its own so that concurrent loads never share an open file.
+    private static func uniqueImageName(_ label: String) -> String {
+        let n: Int = withHDF5 { imageCounter += 1; return imageCounter }
+        return "\(label)#\(n)"
+    }
+
     private static func loadFullHDF5(_ path: String, kerasVersion: String?, maxWeightBytes: Int) throws -> IRGraph {
         let file = try HDF5File(path: path, maxWeightBytes: maxWeightBytes)
+        return try buildFullHDF5(file, label: path, kerasVersion: kerasVersion)
+    }
+
+    private static func buildFullHDF5(_ file: HDF5File, label path: String, kerasVersion: String?) throws -> IRGraph {
         let root = file.root
         guard let configText = try root.stringAttribute("model_config") else {
             if try root.hasAttribute("layer_names") || root.kind(of: "layers") == .group {
@@ -67,7 +115,9 @@ enum KerasLoader {
             }
             throw DLError.format("\(label): archive has no model.weights.h5")
         }
-        let file = try HDF5File(image: weightBytes, label: "\(label):model.weights.h5", maxWeightBytes: maxWeightBytes)
+        // Named uniquely: two archives loading at once (two in-memory ones are both "<memory>")
+        // must not share an open HDF5 file.
+        let file = try HDF5File(image: weightBytes, label: uniqueImageName("\(label):model.weights.h5"), maxWeightBytes: maxWeightBytes)
         return try withContext(label) {
             try KerasModelBuilder(semantics: KerasSemantics(kerasVersion: version))
                 .build(model: config, weights: VarsWeightStore(scope: file.root))
@@ -80,6 +130,11 @@ enum KerasLoader {
         let head = try readPrefix(weightsPath, count: 8)
         guard head == hdf5Signature else { throw DLError.format("\(weightsPath): not an HDF5 weights file") }
         let file = try HDF5File(path: weightsPath, maxWeightBytes: maxWeightBytes)
+        return try buildJSONWithWeights(config, file, label: label, weightsLabel: weightsPath, kerasVersion: kerasVersion)
+    }
+
+    private static func buildJSONWithWeights(_ config: JSON, _ file: HDF5File, label: String, weightsLabel weightsPath: String,
+                                             kerasVersion: String?) throws -> IRGraph {
         let root = file.root
         let store: WeightStore
         if try root.kind(of: "model_weights") == .group {

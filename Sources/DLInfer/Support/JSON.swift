@@ -157,9 +157,16 @@ private struct JSONParser {
                 var scalar = try hex4()
                 if scalar >= 0xD800 && scalar < 0xDC00, i + 1 < bytes.count,
                    bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                    let escapeStart = i
                     i += 2
                     let low = try hex4()
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
+                    if low >= 0xDC00 && low < 0xE000 {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        // A high surrogate without its low half (fuzzing found "\ud83d\ud0e0"
+                        // overflowing here): U+FFFD, and the next escape is read on its own.
+                        i = escapeStart
+                    }
                 }
                 let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
                 out.append(contentsOf: Array(String(Character(u)).utf8))

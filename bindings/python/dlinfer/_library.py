@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 MAX_RANK = 8
-ABI_VERSION = 3  # DL_ABI_VERSION of the include/dlinfer.h these bindings follow
+ABI_VERSION = 4  # DL_ABI_VERSION of the include/dlinfer.h these bindings follow
 FLOAT32, INT32 = 1, 2
 
 STATUS_NAMES = {
@@ -93,6 +93,8 @@ def _declare(lib):
         "dl_abi_version": (ctypes.c_int32, []),
         "dl_last_error": (ctypes.c_char_p, []),
         "dl_model_load": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, P(LoadOptionsC), P(vp)]),
+        "dl_model_load_memory": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+                                                P(LoadOptionsC), P(vp)]),
         "dl_model_release": (None, [vp]),
         "dl_model_input_count": (ctypes.c_int, [vp, P(ctypes.c_size_t)]),
         "dl_model_output_count": (ctypes.c_int, [vp, P(ctypes.c_size_t)]),

@@ -34,6 +34,14 @@ def _info(c):
     return TensorInfo(c.name.decode(), np.dtype(np.int32 if c.dtype == INT32 else np.float32), shape)
 
 
+def _as_bytes(value, what):
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError("%s must be bytes, bytearray or memoryview, got %s" % (what, type(value).__name__))
+
+
 class Model:
     """A Keras model loaded by dlinfer.
 
@@ -50,10 +58,28 @@ class Model:
 
     def __init__(self, path, weights_path=None, keras_version=None, threads=1, profile=False, max_weight_bytes=None):
         self._lock = threading.Lock()
-        self._model = ctypes.c_void_p()
-        self._session = ctypes.c_void_p()
         path = c_string(path, "model path")
         weights = None if weights_path is None else c_string(weights_path, "weights_path")
+        self._load(lambda lib, opts, out: lib.dl_model_load(path, weights, opts, out),
+                   keras_version, threads, profile, max_weight_bytes)
+
+    @classmethod
+    def from_bytes(cls, data, weights=None, keras_version=None, threads=1, profile=False, max_weight_bytes=None):
+        """Loads a model from bytes in memory (dl_model_load_memory): data holds a full-model .h5,
+        a .keras archive, or an architecture JSON, in which case weights holds the weights file's
+        bytes. Accepts bytes, bytearray or memoryview; nothing is written to disk."""
+        data = _as_bytes(data, "data")
+        weights = None if weights is None else _as_bytes(weights, "weights")
+        self = cls.__new__(cls)
+        self._lock = threading.Lock()
+        self._load(lambda lib, opts, out: lib.dl_model_load_memory(data, len(data), weights,
+                                                                   0 if weights is None else len(weights), opts, out),
+                   keras_version, threads, profile, max_weight_bytes)
+        return self
+
+    def _load(self, load, keras_version, threads, profile, max_weight_bytes):
+        self._model = ctypes.c_void_p()
+        self._session = ctypes.c_void_p()
         version = None if keras_version is None else c_string(str(keras_version), "keras_version")
         if max_weight_bytes is not None:
             if not isinstance(max_weight_bytes, numbers.Integral) or isinstance(max_weight_bytes, bool):
@@ -66,8 +92,7 @@ class Model:
         opts = None
         if version is not None or max_weight_bytes is not None:
             opts = LoadOptionsC(ctypes.sizeof(LoadOptionsC), version, int(max_weight_bytes or 0))
-        check(self._lib.dl_model_load(path, weights, ctypes.byref(opts) if opts is not None else None,
-                                      ctypes.byref(self._model)))
+        check(load(self._lib, ctypes.byref(opts) if opts is not None else None, ctypes.byref(self._model)))
         sopts = SessionOptionsC(ctypes.sizeof(SessionOptionsC), 1 if profile else 0, threads)
         check(self._lib.dl_session_create_with_options(self._model, ctypes.byref(sopts), ctypes.byref(self._session)))
         n = ctypes.c_size_t()
