@@ -25,6 +25,7 @@
  *   Version 2 added dl_session_options (profiling, intra-op threads),
  *   dl_session_create_with_options and the profile calls.
  *   Version 3 added dl_load_options.max_weight_bytes.
+ *   Version 4 added dl_model_load_memory.
  */
 #ifndef DLINFER_H
 #define DLINFER_H
@@ -36,7 +37,7 @@
 extern "C" {
 #endif
 
-#define DL_ABI_VERSION 3
+#define DL_ABI_VERSION 4
 #define DL_MAX_RANK 8
 
 typedef enum dl_status {
@@ -118,6 +119,14 @@ const char *dl_status_name(dl_status status);
  * options may be NULL. On success *out_model receives a model to release with dl_model_release. */
 dl_status dl_model_load(const char *path, const char *weights_path,
                         const dl_load_options *options, dl_model **out_model);
+/* dl_model_load from bytes in memory (ABI version 4): data holds a full-model .h5 file, a .keras
+ * archive, or an architecture JSON, in which case weights_data/weights_size hold the weights
+ * HDF5 file (weights_data = NULL and weights_size = 0 otherwise). Nothing is written to disk; the
+ * caller keeps ownership of both buffers (they are copied and may be freed after the call).
+ * Sizes above 4 GiB, or a NULL weights_data with nonzero weights_size, give
+ * DL_ERR_INVALID_ARGUMENT; truncated or corrupt bytes give DL_ERR_FORMAT like a file would. */
+dl_status dl_model_load_memory(const void *data, size_t size, const void *weights_data, size_t weights_size,
+                               const dl_load_options *options, dl_model **out_model);
 void dl_model_release(dl_model *model);
 
 dl_status dl_model_input_count(const dl_model *model, size_t *out_count);
