@@ -49,32 +49,16 @@ public func cModelLoad(_ path: UnsafePointer<CChar>?, _ weightsPath: UnsafePoint
         guard let out else { throw invalid("dl_model_load: out_model is NULL") }
         out.pointee = nil
         guard let path else { throw invalid("dl_model_load: path is NULL") }
-        var version: String?
-        var maxWeightBytes = Model.defaultMaxWeightBytes
-        if let options {
-            // Fields are only ever appended: read those the caller's struct_size covers, from raw
-            // memory (a caller built against an older header owns only struct_size bytes).
-            let raw = UnsafeRawPointer(options)
-            let size = Int(raw.load(as: UInt32.self))
-            let versionAt = MemoryLayout<dl_load_options>.offset(of: \dl_load_options.keras_version)!
-            let limitAt = MemoryLayout<dl_load_options>.offset(of: \dl_load_options.max_weight_bytes)!
-            let withVersion = versionAt + MemoryLayout<UnsafePointer<CChar>?>.size
-            guard size >= withVersion else {
-                throw invalid("dl_model_load: options.struct_size is \(size), expected at least \(withVersion) (sizeof(dl_load_options) is \(MemoryLayout<dl_load_options>.size))")
-            }
-            version = raw.load(fromByteOffset: versionAt, as: UnsafePointer<CChar>?.self).map { String(cString: $0) }
-            if size >= limitAt + MemoryLayout<UInt64>.size {
-                let limit = raw.load(fromByteOffset: limitAt, as: UInt64.self)
-                if limit != 0 { maxWeightBytes = Int(clamping: limit) }
-            }
-        }
+        let (version, maxWeightBytes) = try loadOptions(options, "dl_model_load")
         let model = try Model(path: String(cString: path), weightsPath: weightsPath.map { String(cString: $0) }, kerasVersion: version,
                               maxWeightBytes: maxWeightBytes)
         out.pointee = OpaquePointer(Unmanaged.passRetained(ModelHandle(model)).toOpaque())
     }
 }
 
-/// The settings of a dl_load_options (NULL: defaults), reading only the fields its struct_size covers.
+/// The settings of a dl_load_options (NULL: defaults). Fields are only ever appended: this reads
+/// those the caller's struct_size covers, from raw memory (a caller built against an older header
+/// owns only struct_size bytes).
 private func loadOptions(_ options: UnsafePointer<dl_load_options>?, _ function: String) throws -> (version: String?, maxWeightBytes: Int) {
     var version: String?
     var maxWeightBytes = Model.defaultMaxWeightBytes
