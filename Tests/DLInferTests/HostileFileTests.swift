@@ -7,17 +7,10 @@ import Testing
 /// Files crafted to make the loaders read other files, allocate without bound or block: each is
 /// written here at run time (HDF5 through its C API, zips and JPEGs byte by byte).
 @Suite struct HostileFileTests {
-    let tmp: String = {
-        let d = NSTemporaryDirectory() + "dlinfer-hostile-\(getpid())-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    let scratch = ScratchFiles("dlinfer-hostile")
+    var tmp: String { scratch.folder }
 
-    func write(_ name: String, _ bytes: [UInt8]) -> String {
-        let p = "\(tmp)/\(name)"
-        _ = FileManager.default.createFile(atPath: p, contents: Data(bytes))
-        return p
-    }
+    func write(_ name: String, _ bytes: [UInt8]) -> String { scratch.write(name, bytes) }
 
     func loadError(_ body: () throws -> Void) -> DLError? {
         do {

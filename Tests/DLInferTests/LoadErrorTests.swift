@@ -4,17 +4,10 @@ import Testing
 
 /// Bad files and bad inputs give a DLError of the right kind with a message naming the fault.
 @Suite struct LoadErrorTests {
-    let tmp: String = {
-        let d = NSTemporaryDirectory() + "dlinfer-tests-\(getpid())-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    let scratch = ScratchFiles("dlinfer-tests")
+    var tmp: String { scratch.folder }
 
-    func write(_ name: String, _ bytes: [UInt8]) -> String {
-        let p = "\(tmp)/\(name)"
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
-        return p
-    }
+    func write(_ name: String, _ bytes: [UInt8]) -> String { scratch.write(name, bytes) }
 
     func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 

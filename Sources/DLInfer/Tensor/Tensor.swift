@@ -23,7 +23,6 @@ public struct Tensor {
 typealias Shape = [Int]
 
 extension Array where Element == Int {
-    var elementCount: Int { reduce(1, *) }
     var described: String { "(" + map { $0 < 0 ? "None" : String($0) }.joined(separator: ", ") + ")" }
 }
 
@@ -34,14 +33,4 @@ func normalizeAxis(_ axis: Int, rank: Int) throws -> Int {
         throw DLError.shape("axis \(axis) out of range for rank \(rank)")
     }
     return a
-}
-
-func rowMajorStrides(_ shape: [Int]) -> [Int] {
-    var strides = [Int](repeating: 1, count: shape.count)
-    var s = 1
-    for i in stride(from: shape.count - 1, through: 0, by: -1) {
-        strides[i] = s
-        s *= shape[i]
-    }
-    return strides
 }
