@@ -4,8 +4,33 @@ import CDLInferCPU
 /// Columns per packed B panel of this tier.
 public let avx2PanelWidth = 16
 
-/// Bias (padded to the panel width), residual and a register activation for one row of the tile.
-@inline(__always) private func finish(_ v0: inout V, _ v1: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
+/// Bias (padded to the panel width), residual and a register activation for one row of a tile
+/// 1 vector(s) wide.
+@inline(__always) private func finish1(_ v0: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
+    let ep = e.pointee
+    if let bias = ep.bias {
+        v0 += load(bias + col0 + 0)
+    }
+    if let r = ep.residual {
+        let rr = r + row * ep.ld_residual + col0
+        v0 += cols >= 8 ? load(rr + 0) : partial(rr + 0, cols - 0)
+    }
+    switch ep.activation {
+    case Int32(DL_ACT_RELU):
+        v0.replace(with: 0, where: v0 .< 0)
+    case Int32(DL_ACT_CLAMP):
+        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
+        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
+    case Int32(DL_ACT_LEAKY):
+        let slope = V(repeating: ep.lo)
+        v0.replace(with: v0 * slope, where: v0 .< 0)
+    default: break
+    }
+}
+
+/// Bias (padded to the panel width), residual and a register activation for one row of a tile
+/// 2 vector(s) wide.
+@inline(__always) private func finish2(_ v0: inout V, _ v1: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
     let ep = e.pointee
     if let bias = ep.bias {
         v0 += load(bias + col0 + 0)
@@ -13,8 +38,8 @@ public let avx2PanelWidth = 16
     }
     if let r = ep.residual {
         let rr = r + row * ep.ld_residual + col0
-        v0 += cols == 16 ? load(rr + 0) : partial(rr + 0, cols - 0)
-        v1 += cols == 16 ? load(rr + 8) : partial(rr + 8, cols - 8)
+        v0 += cols >= 16 ? load(rr + 0) : partial(rr + 0, cols - 0)
+        v1 += cols >= 16 ? load(rr + 8) : partial(rr + 8, cols - 8)
     }
     switch ep.activation {
     case Int32(DL_ACT_RELU):
@@ -29,6 +54,144 @@ public let avx2PanelWidth = 16
         v0.replace(with: v0 * slope, where: v0 .< 0)
         v1.replace(with: v1 * slope, where: v1 .< 0)
     default: break
+    }
+}
+
+/// C[6 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
+@inline(__always)
+private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    let a0 = a + 0 * lda
+    let a1 = a + min(1, rows - 1) * lda
+    let a2 = a + min(2, rows - 1) * lda
+    let a3 = a + min(3, rows - 1) * lda
+    let a4 = a + min(4, rows - 1) * lda
+    let a5 = a + min(5, rows - 1) * lda
+    var c00 = V()
+    var c10 = V()
+    var c20 = V()
+    var c30 = V()
+    var c40 = V()
+    var c50 = V()
+    var bp = b
+    for k in 0..<kc {
+        let b0 = load(bp + 0)
+        let s0 = V(repeating: a0[k])
+        c00 = c00.addingProduct(s0, b0)
+        let s1 = V(repeating: a1[k])
+        c10 = c10.addingProduct(s1, b0)
+        let s2 = V(repeating: a2[k])
+        c20 = c20.addingProduct(s2, b0)
+        let s3 = V(repeating: a3[k])
+        c30 = c30.addingProduct(s3, b0)
+        let s4 = V(repeating: a4[k])
+        c40 = c40.addingProduct(s4, b0)
+        let s5 = V(repeating: a5[k])
+        c50 = c50.addingProduct(s5, b0)
+        bp += 16
+    }
+    let full = cols == 8
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c00, epi, col0, row0 + 0, cols) }
+        if full {
+            store(c00, row + 0)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c10, epi, col0, row0 + 1, cols) }
+        if full {
+            store(c10, row + 0)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c20, epi, col0, row0 + 2, cols) }
+        if full {
+            store(c20, row + 0)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+        }
+    }
+    if 3 < rows {
+        let row = c + 3 * ldc
+        if accumulate {
+            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c30, epi, col0, row0 + 3, cols) }
+        if full {
+            store(c30, row + 0)
+        } else {
+            storePartial(c30, row + 0, cols - 0)
+        }
+    }
+    if 4 < rows {
+        let row = c + 4 * ldc
+        if accumulate {
+            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c40, epi, col0, row0 + 4, cols) }
+        if full {
+            store(c40, row + 0)
+        } else {
+            storePartial(c40, row + 0, cols - 0)
+        }
+    }
+    if 5 < rows {
+        let row = c + 5 * ldc
+        if accumulate {
+            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c50, epi, col0, row0 + 5, cols) }
+        if full {
+            store(c50, row + 0)
+        } else {
+            storePartial(c50, row + 0, cols - 0)
+        }
+    }
+}
+
+/// C[1 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
+@inline(__always)
+private func kernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    let a0 = a + 0 * lda
+    var c00 = V()
+    var bp = b
+    for k in 0..<kc {
+        let b0 = load(bp + 0)
+        let s0 = V(repeating: a0[k])
+        c00 = c00.addingProduct(s0, b0)
+        bp += 16
+    }
+    let full = cols == 8
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c00, epi, col0, row0 + 0, cols) }
+        if full {
+            store(c00, row + 0)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+        }
     }
 }
 
@@ -80,7 +243,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c01 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish(&c00, &c01, epi, col0, row0 + 0, cols) }
+        if let epi { finish2(&c00, &c01, epi, col0, row0 + 0, cols) }
         if full {
             store(c00, row + 0)
             store(c01, row + 8)
@@ -95,7 +258,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c11 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish(&c10, &c11, epi, col0, row0 + 1, cols) }
+        if let epi { finish2(&c10, &c11, epi, col0, row0 + 1, cols) }
         if full {
             store(c10, row + 0)
             store(c11, row + 8)
@@ -110,7 +273,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c21 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish(&c20, &c21, epi, col0, row0 + 2, cols) }
+        if let epi { finish2(&c20, &c21, epi, col0, row0 + 2, cols) }
         if full {
             store(c20, row + 0)
             store(c21, row + 8)
@@ -125,7 +288,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c31 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish(&c30, &c31, epi, col0, row0 + 3, cols) }
+        if let epi { finish2(&c30, &c31, epi, col0, row0 + 3, cols) }
         if full {
             store(c30, row + 0)
             store(c31, row + 8)
@@ -140,7 +303,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c41 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish(&c40, &c41, epi, col0, row0 + 4, cols) }
+        if let epi { finish2(&c40, &c41, epi, col0, row0 + 4, cols) }
         if full {
             store(c40, row + 0)
             store(c41, row + 8)
@@ -155,7 +318,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c51 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish(&c50, &c51, epi, col0, row0 + 5, cols) }
+        if let epi { finish2(&c50, &c51, epi, col0, row0 + 5, cols) }
         if full {
             store(c50, row + 0)
             store(c51, row + 8)
@@ -189,7 +352,7 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c01 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish(&c00, &c01, epi, col0, row0 + 0, cols) }
+        if let epi { finish2(&c00, &c01, epi, col0, row0 + 0, cols) }
         if full {
             store(c00, row + 0)
             store(c01, row + 8)
@@ -200,9 +363,25 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     }
 }
 
+/// One tile: up to 6 rows, as many vectors as the panel's `cols` columns need (the last panel of
+/// an n that is not a multiple of 16 takes a narrower kernel instead of computing zeros).
+@inline(__always)
+private func tile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                  _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                  _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    switch (cols + 7) / 8 {
+        case 1:
+            if rows == 1 { kernel1x8(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            else { kernel6x8(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+        default:
+            if rows == 1 { kernel1x16(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            else { kernel6x16(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+    }
+}
+
 /// C[rowBegin..<rowEnd, columns of panels panelBegin..<panelEnd] = A[.., 0..<k] * packed B +
 /// epilogue. `bias` and `residual` in the epilogue are indexed by absolute column and row. The
-/// last panel's padded columns are computed but never stored; bias must hold n floats padded to 16.
+/// last panel's padded columns are never stored; bias must hold n floats padded to 16.
 public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                         _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                         _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
@@ -218,11 +397,7 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
             var i = rowBegin
             while i < rowEnd {
                 let rows = min(6, rowEnd - i)
-                if rows == 1 {
-                    kernel1x16(a + i * lda + k0, lda, 1, bp + k0 * 16, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i)
-                } else {
-                    kernel6x16(a + i * lda + k0, lda, rows, bp + k0 * 16, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i)
-                }
+                tile(a + i * lda + k0, lda, rows, bp + k0 * 16, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i)
                 i += rows
             }
             k0 += kc

@@ -4,8 +4,96 @@ import CDLInferCPU
 /// Columns per packed B panel of this tier.
 public let avx512PanelWidth = 64
 
-/// Bias (padded to the panel width), residual and a register activation for one row of the tile.
-@inline(__always) private func finish(_ v0: inout V, _ v1: inout V, _ v2: inout V, _ v3: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
+/// Bias (padded to the panel width), residual and a register activation for one row of a tile
+/// 1 vector(s) wide.
+@inline(__always) private func finish1(_ v0: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
+    let ep = e.pointee
+    if let bias = ep.bias {
+        v0 += load(bias + col0 + 0)
+    }
+    if let r = ep.residual {
+        let rr = r + row * ep.ld_residual + col0
+        v0 += cols >= 16 ? load(rr + 0) : partial(rr + 0, cols - 0)
+    }
+    switch ep.activation {
+    case Int32(DL_ACT_RELU):
+        v0.replace(with: 0, where: v0 .< 0)
+    case Int32(DL_ACT_CLAMP):
+        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
+        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
+    case Int32(DL_ACT_LEAKY):
+        let slope = V(repeating: ep.lo)
+        v0.replace(with: v0 * slope, where: v0 .< 0)
+    default: break
+    }
+}
+
+/// Bias (padded to the panel width), residual and a register activation for one row of a tile
+/// 2 vector(s) wide.
+@inline(__always) private func finish2(_ v0: inout V, _ v1: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
+    let ep = e.pointee
+    if let bias = ep.bias {
+        v0 += load(bias + col0 + 0)
+        v1 += load(bias + col0 + 16)
+    }
+    if let r = ep.residual {
+        let rr = r + row * ep.ld_residual + col0
+        v0 += cols >= 32 ? load(rr + 0) : partial(rr + 0, cols - 0)
+        v1 += cols >= 32 ? load(rr + 16) : partial(rr + 16, cols - 16)
+    }
+    switch ep.activation {
+    case Int32(DL_ACT_RELU):
+        v0.replace(with: 0, where: v0 .< 0)
+        v1.replace(with: 0, where: v1 .< 0)
+    case Int32(DL_ACT_CLAMP):
+        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
+        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
+        v1.replace(with: lo, where: v1 .< lo); v1.replace(with: hi, where: v1 .> hi)
+    case Int32(DL_ACT_LEAKY):
+        let slope = V(repeating: ep.lo)
+        v0.replace(with: v0 * slope, where: v0 .< 0)
+        v1.replace(with: v1 * slope, where: v1 .< 0)
+    default: break
+    }
+}
+
+/// Bias (padded to the panel width), residual and a register activation for one row of a tile
+/// 3 vector(s) wide.
+@inline(__always) private func finish3(_ v0: inout V, _ v1: inout V, _ v2: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
+    let ep = e.pointee
+    if let bias = ep.bias {
+        v0 += load(bias + col0 + 0)
+        v1 += load(bias + col0 + 16)
+        v2 += load(bias + col0 + 32)
+    }
+    if let r = ep.residual {
+        let rr = r + row * ep.ld_residual + col0
+        v0 += cols >= 48 ? load(rr + 0) : partial(rr + 0, cols - 0)
+        v1 += cols >= 48 ? load(rr + 16) : partial(rr + 16, cols - 16)
+        v2 += cols >= 48 ? load(rr + 32) : partial(rr + 32, cols - 32)
+    }
+    switch ep.activation {
+    case Int32(DL_ACT_RELU):
+        v0.replace(with: 0, where: v0 .< 0)
+        v1.replace(with: 0, where: v1 .< 0)
+        v2.replace(with: 0, where: v2 .< 0)
+    case Int32(DL_ACT_CLAMP):
+        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
+        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
+        v1.replace(with: lo, where: v1 .< lo); v1.replace(with: hi, where: v1 .> hi)
+        v2.replace(with: lo, where: v2 .< lo); v2.replace(with: hi, where: v2 .> hi)
+    case Int32(DL_ACT_LEAKY):
+        let slope = V(repeating: ep.lo)
+        v0.replace(with: v0 * slope, where: v0 .< 0)
+        v1.replace(with: v1 * slope, where: v1 .< 0)
+        v2.replace(with: v2 * slope, where: v2 .< 0)
+    default: break
+    }
+}
+
+/// Bias (padded to the panel width), residual and a register activation for one row of a tile
+/// 4 vector(s) wide.
+@inline(__always) private func finish4(_ v0: inout V, _ v1: inout V, _ v2: inout V, _ v3: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
     let ep = e.pointee
     if let bias = ep.bias {
         v0 += load(bias + col0 + 0)
@@ -15,10 +103,10 @@ public let avx512PanelWidth = 64
     }
     if let r = ep.residual {
         let rr = r + row * ep.ld_residual + col0
-        v0 += cols == 64 ? load(rr + 0) : partial(rr + 0, cols - 0)
-        v1 += cols == 64 ? load(rr + 16) : partial(rr + 16, cols - 16)
-        v2 += cols == 64 ? load(rr + 32) : partial(rr + 32, cols - 32)
-        v3 += cols == 64 ? load(rr + 48) : partial(rr + 48, cols - 48)
+        v0 += cols >= 64 ? load(rr + 0) : partial(rr + 0, cols - 0)
+        v1 += cols >= 64 ? load(rr + 16) : partial(rr + 16, cols - 16)
+        v2 += cols >= 64 ? load(rr + 32) : partial(rr + 32, cols - 32)
+        v3 += cols >= 64 ? load(rr + 48) : partial(rr + 48, cols - 48)
     }
     switch ep.activation {
     case Int32(DL_ACT_RELU):
@@ -39,6 +127,510 @@ public let avx512PanelWidth = 64
         v2.replace(with: v2 * slope, where: v2 .< 0)
         v3.replace(with: v3 * slope, where: v3 .< 0)
     default: break
+    }
+}
+
+/// C[6 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
+@inline(__always)
+private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    let a0 = a + 0 * lda
+    let a1 = a + min(1, rows - 1) * lda
+    let a2 = a + min(2, rows - 1) * lda
+    let a3 = a + min(3, rows - 1) * lda
+    let a4 = a + min(4, rows - 1) * lda
+    let a5 = a + min(5, rows - 1) * lda
+    var c00 = V()
+    var c10 = V()
+    var c20 = V()
+    var c30 = V()
+    var c40 = V()
+    var c50 = V()
+    var bp = b
+    for k in 0..<kc {
+        let b0 = load(bp + 0)
+        let s0 = V(repeating: a0[k])
+        c00 = c00.addingProduct(s0, b0)
+        let s1 = V(repeating: a1[k])
+        c10 = c10.addingProduct(s1, b0)
+        let s2 = V(repeating: a2[k])
+        c20 = c20.addingProduct(s2, b0)
+        let s3 = V(repeating: a3[k])
+        c30 = c30.addingProduct(s3, b0)
+        let s4 = V(repeating: a4[k])
+        c40 = c40.addingProduct(s4, b0)
+        let s5 = V(repeating: a5[k])
+        c50 = c50.addingProduct(s5, b0)
+        bp += 64
+    }
+    let full = cols == 16
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c00, epi, col0, row0 + 0, cols) }
+        if full {
+            store(c00, row + 0)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c10, epi, col0, row0 + 1, cols) }
+        if full {
+            store(c10, row + 0)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c20, epi, col0, row0 + 2, cols) }
+        if full {
+            store(c20, row + 0)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+        }
+    }
+    if 3 < rows {
+        let row = c + 3 * ldc
+        if accumulate {
+            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c30, epi, col0, row0 + 3, cols) }
+        if full {
+            store(c30, row + 0)
+        } else {
+            storePartial(c30, row + 0, cols - 0)
+        }
+    }
+    if 4 < rows {
+        let row = c + 4 * ldc
+        if accumulate {
+            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c40, epi, col0, row0 + 4, cols) }
+        if full {
+            store(c40, row + 0)
+        } else {
+            storePartial(c40, row + 0, cols - 0)
+        }
+    }
+    if 5 < rows {
+        let row = c + 5 * ldc
+        if accumulate {
+            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c50, epi, col0, row0 + 5, cols) }
+        if full {
+            store(c50, row + 0)
+        } else {
+            storePartial(c50, row + 0, cols - 0)
+        }
+    }
+}
+
+/// C[1 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
+@inline(__always)
+private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    let a0 = a + 0 * lda
+    var c00 = V()
+    var bp = b
+    for k in 0..<kc {
+        let b0 = load(bp + 0)
+        let s0 = V(repeating: a0[k])
+        c00 = c00.addingProduct(s0, b0)
+        bp += 64
+    }
+    let full = cols == 16
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if let epi { finish1(&c00, epi, col0, row0 + 0, cols) }
+        if full {
+            store(c00, row + 0)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+        }
+    }
+}
+
+/// C[6 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
+@inline(__always)
+private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    let a0 = a + 0 * lda
+    let a1 = a + min(1, rows - 1) * lda
+    let a2 = a + min(2, rows - 1) * lda
+    let a3 = a + min(3, rows - 1) * lda
+    let a4 = a + min(4, rows - 1) * lda
+    let a5 = a + min(5, rows - 1) * lda
+    var c00 = V(), c01 = V()
+    var c10 = V(), c11 = V()
+    var c20 = V(), c21 = V()
+    var c30 = V(), c31 = V()
+    var c40 = V(), c41 = V()
+    var c50 = V(), c51 = V()
+    var bp = b
+    for k in 0..<kc {
+        let b0 = load(bp + 0)
+        let b1 = load(bp + 16)
+        let s0 = V(repeating: a0[k])
+        c00 = c00.addingProduct(s0, b0)
+        c01 = c01.addingProduct(s0, b1)
+        let s1 = V(repeating: a1[k])
+        c10 = c10.addingProduct(s1, b0)
+        c11 = c11.addingProduct(s1, b1)
+        let s2 = V(repeating: a2[k])
+        c20 = c20.addingProduct(s2, b0)
+        c21 = c21.addingProduct(s2, b1)
+        let s3 = V(repeating: a3[k])
+        c30 = c30.addingProduct(s3, b0)
+        c31 = c31.addingProduct(s3, b1)
+        let s4 = V(repeating: a4[k])
+        c40 = c40.addingProduct(s4, b0)
+        c41 = c41.addingProduct(s4, b1)
+        let s5 = V(repeating: a5[k])
+        c50 = c50.addingProduct(s5, b0)
+        c51 = c51.addingProduct(s5, b1)
+        bp += 64
+    }
+    let full = cols == 32
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if let epi { finish2(&c00, &c01, epi, col0, row0 + 0, cols) }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if let epi { finish2(&c10, &c11, epi, col0, row0 + 1, cols) }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if let epi { finish2(&c20, &c21, epi, col0, row0 + 2, cols) }
+        if full {
+            store(c20, row + 0)
+            store(c21, row + 16)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+            storePartial(c21, row + 16, cols - 16)
+        }
+    }
+    if 3 < rows {
+        let row = c + 3 * ldc
+        if accumulate {
+            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if let epi { finish2(&c30, &c31, epi, col0, row0 + 3, cols) }
+        if full {
+            store(c30, row + 0)
+            store(c31, row + 16)
+        } else {
+            storePartial(c30, row + 0, cols - 0)
+            storePartial(c31, row + 16, cols - 16)
+        }
+    }
+    if 4 < rows {
+        let row = c + 4 * ldc
+        if accumulate {
+            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if let epi { finish2(&c40, &c41, epi, col0, row0 + 4, cols) }
+        if full {
+            store(c40, row + 0)
+            store(c41, row + 16)
+        } else {
+            storePartial(c40, row + 0, cols - 0)
+            storePartial(c41, row + 16, cols - 16)
+        }
+    }
+    if 5 < rows {
+        let row = c + 5 * ldc
+        if accumulate {
+            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if let epi { finish2(&c50, &c51, epi, col0, row0 + 5, cols) }
+        if full {
+            store(c50, row + 0)
+            store(c51, row + 16)
+        } else {
+            storePartial(c50, row + 0, cols - 0)
+            storePartial(c51, row + 16, cols - 16)
+        }
+    }
+}
+
+/// C[1 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
+@inline(__always)
+private func kernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    let a0 = a + 0 * lda
+    var c00 = V(), c01 = V()
+    var bp = b
+    for k in 0..<kc {
+        let b0 = load(bp + 0)
+        let b1 = load(bp + 16)
+        let s0 = V(repeating: a0[k])
+        c00 = c00.addingProduct(s0, b0)
+        c01 = c01.addingProduct(s0, b1)
+        bp += 64
+    }
+    let full = cols == 32
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if let epi { finish2(&c00, &c01, epi, col0, row0 + 0, cols) }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+        }
+    }
+}
+
+/// C[6 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
+@inline(__always)
+private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    let a0 = a + 0 * lda
+    let a1 = a + min(1, rows - 1) * lda
+    let a2 = a + min(2, rows - 1) * lda
+    let a3 = a + min(3, rows - 1) * lda
+    let a4 = a + min(4, rows - 1) * lda
+    let a5 = a + min(5, rows - 1) * lda
+    var c00 = V(), c01 = V(), c02 = V()
+    var c10 = V(), c11 = V(), c12 = V()
+    var c20 = V(), c21 = V(), c22 = V()
+    var c30 = V(), c31 = V(), c32 = V()
+    var c40 = V(), c41 = V(), c42 = V()
+    var c50 = V(), c51 = V(), c52 = V()
+    var bp = b
+    for k in 0..<kc {
+        let b0 = load(bp + 0)
+        let b1 = load(bp + 16)
+        let b2 = load(bp + 32)
+        let s0 = V(repeating: a0[k])
+        c00 = c00.addingProduct(s0, b0)
+        c01 = c01.addingProduct(s0, b1)
+        c02 = c02.addingProduct(s0, b2)
+        let s1 = V(repeating: a1[k])
+        c10 = c10.addingProduct(s1, b0)
+        c11 = c11.addingProduct(s1, b1)
+        c12 = c12.addingProduct(s1, b2)
+        let s2 = V(repeating: a2[k])
+        c20 = c20.addingProduct(s2, b0)
+        c21 = c21.addingProduct(s2, b1)
+        c22 = c22.addingProduct(s2, b2)
+        let s3 = V(repeating: a3[k])
+        c30 = c30.addingProduct(s3, b0)
+        c31 = c31.addingProduct(s3, b1)
+        c32 = c32.addingProduct(s3, b2)
+        let s4 = V(repeating: a4[k])
+        c40 = c40.addingProduct(s4, b0)
+        c41 = c41.addingProduct(s4, b1)
+        c42 = c42.addingProduct(s4, b2)
+        let s5 = V(repeating: a5[k])
+        c50 = c50.addingProduct(s5, b0)
+        c51 = c51.addingProduct(s5, b1)
+        c52 = c52.addingProduct(s5, b2)
+        bp += 64
+    }
+    let full = cols == 48
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if let epi { finish3(&c00, &c01, &c02, epi, col0, row0 + 0, cols) }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if let epi { finish3(&c10, &c11, &c12, epi, col0, row0 + 1, cols) }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+            store(c12, row + 32)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+            storePartial(c12, row + 32, cols - 32)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if let epi { finish3(&c20, &c21, &c22, epi, col0, row0 + 2, cols) }
+        if full {
+            store(c20, row + 0)
+            store(c21, row + 16)
+            store(c22, row + 32)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+            storePartial(c21, row + 16, cols - 16)
+            storePartial(c22, row + 32, cols - 32)
+        }
+    }
+    if 3 < rows {
+        let row = c + 3 * ldc
+        if accumulate {
+            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if let epi { finish3(&c30, &c31, &c32, epi, col0, row0 + 3, cols) }
+        if full {
+            store(c30, row + 0)
+            store(c31, row + 16)
+            store(c32, row + 32)
+        } else {
+            storePartial(c30, row + 0, cols - 0)
+            storePartial(c31, row + 16, cols - 16)
+            storePartial(c32, row + 32, cols - 32)
+        }
+    }
+    if 4 < rows {
+        let row = c + 4 * ldc
+        if accumulate {
+            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c42 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if let epi { finish3(&c40, &c41, &c42, epi, col0, row0 + 4, cols) }
+        if full {
+            store(c40, row + 0)
+            store(c41, row + 16)
+            store(c42, row + 32)
+        } else {
+            storePartial(c40, row + 0, cols - 0)
+            storePartial(c41, row + 16, cols - 16)
+            storePartial(c42, row + 32, cols - 32)
+        }
+    }
+    if 5 < rows {
+        let row = c + 5 * ldc
+        if accumulate {
+            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c52 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if let epi { finish3(&c50, &c51, &c52, epi, col0, row0 + 5, cols) }
+        if full {
+            store(c50, row + 0)
+            store(c51, row + 16)
+            store(c52, row + 32)
+        } else {
+            storePartial(c50, row + 0, cols - 0)
+            storePartial(c51, row + 16, cols - 16)
+            storePartial(c52, row + 32, cols - 32)
+        }
+    }
+}
+
+/// C[1 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
+@inline(__always)
+private func kernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    let a0 = a + 0 * lda
+    var c00 = V(), c01 = V(), c02 = V()
+    var bp = b
+    for k in 0..<kc {
+        let b0 = load(bp + 0)
+        let b1 = load(bp + 16)
+        let b2 = load(bp + 32)
+        let s0 = V(repeating: a0[k])
+        c00 = c00.addingProduct(s0, b0)
+        c01 = c01.addingProduct(s0, b1)
+        c02 = c02.addingProduct(s0, b2)
+        bp += 64
+    }
+    let full = cols == 48
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if let epi { finish3(&c00, &c01, &c02, epi, col0, row0 + 0, cols) }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+        }
     }
 }
 
@@ -106,7 +698,7 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish(&c00, &c01, &c02, &c03, epi, col0, row0 + 0, cols) }
+        if let epi { finish4(&c00, &c01, &c02, &c03, epi, col0, row0 + 0, cols) }
         if full {
             store(c00, row + 0)
             store(c01, row + 16)
@@ -127,7 +719,7 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish(&c10, &c11, &c12, &c13, epi, col0, row0 + 1, cols) }
+        if let epi { finish4(&c10, &c11, &c12, &c13, epi, col0, row0 + 1, cols) }
         if full {
             store(c10, row + 0)
             store(c11, row + 16)
@@ -148,7 +740,7 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish(&c20, &c21, &c22, &c23, epi, col0, row0 + 2, cols) }
+        if let epi { finish4(&c20, &c21, &c22, &c23, epi, col0, row0 + 2, cols) }
         if full {
             store(c20, row + 0)
             store(c21, row + 16)
@@ -169,7 +761,7 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c33 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish(&c30, &c31, &c32, &c33, epi, col0, row0 + 3, cols) }
+        if let epi { finish4(&c30, &c31, &c32, &c33, epi, col0, row0 + 3, cols) }
         if full {
             store(c30, row + 0)
             store(c31, row + 16)
@@ -190,7 +782,7 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c42 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c43 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish(&c40, &c41, &c42, &c43, epi, col0, row0 + 4, cols) }
+        if let epi { finish4(&c40, &c41, &c42, &c43, epi, col0, row0 + 4, cols) }
         if full {
             store(c40, row + 0)
             store(c41, row + 16)
@@ -211,7 +803,7 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c52 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c53 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish(&c50, &c51, &c52, &c53, epi, col0, row0 + 5, cols) }
+        if let epi { finish4(&c50, &c51, &c52, &c53, epi, col0, row0 + 5, cols) }
         if full {
             store(c50, row + 0)
             store(c51, row + 16)
@@ -255,7 +847,7 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish(&c00, &c01, &c02, &c03, epi, col0, row0 + 0, cols) }
+        if let epi { finish4(&c00, &c01, &c02, &c03, epi, col0, row0 + 0, cols) }
         if full {
             store(c00, row + 0)
             store(c01, row + 16)
@@ -270,9 +862,31 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     }
 }
 
+/// One tile: up to 6 rows, as many vectors as the panel's `cols` columns need (the last panel of
+/// an n that is not a multiple of 64 takes a narrower kernel instead of computing zeros).
+@inline(__always)
+private func tile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                  _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                  _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+    switch (cols + 15) / 16 {
+        case 1:
+            if rows == 1 { kernel1x16(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            else { kernel6x16(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+        case 2:
+            if rows == 1 { kernel1x32(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            else { kernel6x32(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+        case 3:
+            if rows == 1 { kernel1x48(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            else { kernel6x48(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+        default:
+            if rows == 1 { kernel1x64(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            else { kernel6x64(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+    }
+}
+
 /// C[rowBegin..<rowEnd, columns of panels panelBegin..<panelEnd] = A[.., 0..<k] * packed B +
 /// epilogue. `bias` and `residual` in the epilogue are indexed by absolute column and row. The
-/// last panel's padded columns are computed but never stored; bias must hold n floats padded to 64.
+/// last panel's padded columns are never stored; bias must hold n floats padded to 64.
 public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                         _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                         _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
@@ -288,11 +902,7 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
             var i = rowBegin
             while i < rowEnd {
                 let rows = min(6, rowEnd - i)
-                if rows == 1 {
-                    kernel1x64(a + i * lda + k0, lda, 1, bp + k0 * 64, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i)
-                } else {
-                    kernel6x64(a + i * lda + k0, lda, rows, bp + k0 * 64, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i)
-                }
+                tile(a + i * lda + k0, lda, rows, bp + k0 * 64, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i)
                 i += rows
             }
             k0 += kc
