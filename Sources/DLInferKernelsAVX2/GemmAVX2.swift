@@ -4,59 +4,6 @@ import CDLInferCPU
 /// Columns per packed B panel of this tier.
 public let avx2PanelWidth = 16
 
-/// Bias (padded to the panel width), residual and a register activation for one row of a tile
-/// 1 vector(s) wide.
-@inline(__always) private func finish1(_ v0: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
-    let ep = e.pointee
-    if let bias = ep.bias {
-        v0 += load(bias + col0 + 0)
-    }
-    if let r = ep.residual {
-        let rr = r + row * ep.ld_residual + col0
-        v0 += cols >= 8 ? load(rr + 0) : partial(rr + 0, cols - 0)
-    }
-    switch ep.activation {
-    case Int32(DL_ACT_RELU):
-        v0.replace(with: 0, where: v0 .< 0)
-    case Int32(DL_ACT_CLAMP):
-        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
-        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
-    case Int32(DL_ACT_LEAKY):
-        let slope = V(repeating: ep.lo)
-        v0.replace(with: v0 * slope, where: v0 .< 0)
-    default: break
-    }
-}
-
-/// Bias (padded to the panel width), residual and a register activation for one row of a tile
-/// 2 vector(s) wide.
-@inline(__always) private func finish2(_ v0: inout V, _ v1: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
-    let ep = e.pointee
-    if let bias = ep.bias {
-        v0 += load(bias + col0 + 0)
-        v1 += load(bias + col0 + 8)
-    }
-    if let r = ep.residual {
-        let rr = r + row * ep.ld_residual + col0
-        v0 += cols >= 16 ? load(rr + 0) : partial(rr + 0, cols - 0)
-        v1 += cols >= 16 ? load(rr + 8) : partial(rr + 8, cols - 8)
-    }
-    switch ep.activation {
-    case Int32(DL_ACT_RELU):
-        v0.replace(with: 0, where: v0 .< 0)
-        v1.replace(with: 0, where: v1 .< 0)
-    case Int32(DL_ACT_CLAMP):
-        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
-        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
-        v1.replace(with: lo, where: v1 .< lo); v1.replace(with: hi, where: v1 .> hi)
-    case Int32(DL_ACT_LEAKY):
-        let slope = V(repeating: ep.lo)
-        v0.replace(with: v0 * slope, where: v0 .< 0)
-        v1.replace(with: v1 * slope, where: v1 .< 0)
-    default: break
-    }
-}
-
 /// C[6 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
 @inline(__always)
 private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
@@ -92,12 +39,35 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         bp += 16
     }
     let full = cols == 8
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c00, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
         } else {
@@ -109,7 +79,22 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         if accumulate {
             c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c10, epi, col0, row0 + 1, cols) }
+        if ep != nil {
+            c10 += bias0
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c10, row + 0)
         } else {
@@ -121,7 +106,22 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         if accumulate {
             c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c20, epi, col0, row0 + 2, cols) }
+        if ep != nil {
+            c20 += bias0
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c20, row + 0)
         } else {
@@ -133,7 +133,22 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         if accumulate {
             c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c30, epi, col0, row0 + 3, cols) }
+        if ep != nil {
+            c30 += bias0
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c30, row + 0)
         } else {
@@ -145,7 +160,22 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         if accumulate {
             c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c40, epi, col0, row0 + 4, cols) }
+        if ep != nil {
+            c40 += bias0
+            if let residual {
+                let rr = residual + (row0 + 4) * ldr + col0
+                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c40.replace(with: 0, where: c40 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c40.replace(with: c40 * lo, where: c40 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c40, row + 0)
         } else {
@@ -157,7 +187,22 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         if accumulate {
             c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c50, epi, col0, row0 + 5, cols) }
+        if ep != nil {
+            c50 += bias0
+            if let residual {
+                let rr = residual + (row0 + 5) * ldr + col0
+                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c50.replace(with: 0, where: c50 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c50.replace(with: c50 * lo, where: c50 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c50, row + 0)
         } else {
@@ -181,12 +226,35 @@ private func kernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         bp += 16
     }
     let full = cols == 8
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c00, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
         } else {
@@ -237,13 +305,42 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 16
     }
     let full = cols == 16
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 8)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c01 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish2(&c00, &c01, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 8) : partial(rr + 8, cols - 8)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
             store(c01, row + 8)
@@ -258,7 +355,27 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c11 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish2(&c10, &c11, epi, col0, row0 + 1, cols) }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 8) : partial(rr + 8, cols - 8)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c10, row + 0)
             store(c11, row + 8)
@@ -273,7 +390,27 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c21 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish2(&c20, &c21, epi, col0, row0 + 2, cols) }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 8) : partial(rr + 8, cols - 8)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c20, row + 0)
             store(c21, row + 8)
@@ -288,7 +425,27 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c31 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish2(&c30, &c31, epi, col0, row0 + 3, cols) }
+        if ep != nil {
+            c30 += bias0
+            c31 += bias1
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c31 += full ? load(rr + 8) : partial(rr + 8, cols - 8)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+                c31.replace(with: 0, where: c31 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+                c31.replace(with: c31 * lo, where: c31 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c30, row + 0)
             store(c31, row + 8)
@@ -303,7 +460,27 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c41 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish2(&c40, &c41, epi, col0, row0 + 4, cols) }
+        if ep != nil {
+            c40 += bias0
+            c41 += bias1
+            if let residual {
+                let rr = residual + (row0 + 4) * ldr + col0
+                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c41 += full ? load(rr + 8) : partial(rr + 8, cols - 8)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c40.replace(with: 0, where: c40 .< 0)
+                c41.replace(with: 0, where: c41 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c40.replace(with: c40 * lo, where: c40 .< 0)
+                c41.replace(with: c41 * lo, where: c41 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c40, row + 0)
             store(c41, row + 8)
@@ -318,7 +495,27 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c51 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish2(&c50, &c51, epi, col0, row0 + 5, cols) }
+        if ep != nil {
+            c50 += bias0
+            c51 += bias1
+            if let residual {
+                let rr = residual + (row0 + 5) * ldr + col0
+                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c51 += full ? load(rr + 8) : partial(rr + 8, cols - 8)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c50.replace(with: 0, where: c50 .< 0)
+                c51.replace(with: 0, where: c51 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c50.replace(with: c50 * lo, where: c50 .< 0)
+                c51.replace(with: c51 * lo, where: c51 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c50, row + 0)
             store(c51, row + 8)
@@ -346,13 +543,42 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 16
     }
     let full = cols == 16
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 8)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c01 += full ? load(row + 8) : partial(row + 8, cols - 8)
         }
-        if let epi { finish2(&c00, &c01, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 8) : partial(rr + 8, cols - 8)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
             store(c01, row + 8)

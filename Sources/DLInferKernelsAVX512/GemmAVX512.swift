@@ -4,132 +4,6 @@ import CDLInferCPU
 /// Columns per packed B panel of this tier.
 public let avx512PanelWidth = 64
 
-/// Bias (padded to the panel width), residual and a register activation for one row of a tile
-/// 1 vector(s) wide.
-@inline(__always) private func finish1(_ v0: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
-    let ep = e.pointee
-    if let bias = ep.bias {
-        v0 += load(bias + col0 + 0)
-    }
-    if let r = ep.residual {
-        let rr = r + row * ep.ld_residual + col0
-        v0 += cols >= 16 ? load(rr + 0) : partial(rr + 0, cols - 0)
-    }
-    switch ep.activation {
-    case Int32(DL_ACT_RELU):
-        v0.replace(with: 0, where: v0 .< 0)
-    case Int32(DL_ACT_CLAMP):
-        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
-        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
-    case Int32(DL_ACT_LEAKY):
-        let slope = V(repeating: ep.lo)
-        v0.replace(with: v0 * slope, where: v0 .< 0)
-    default: break
-    }
-}
-
-/// Bias (padded to the panel width), residual and a register activation for one row of a tile
-/// 2 vector(s) wide.
-@inline(__always) private func finish2(_ v0: inout V, _ v1: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
-    let ep = e.pointee
-    if let bias = ep.bias {
-        v0 += load(bias + col0 + 0)
-        v1 += load(bias + col0 + 16)
-    }
-    if let r = ep.residual {
-        let rr = r + row * ep.ld_residual + col0
-        v0 += cols >= 32 ? load(rr + 0) : partial(rr + 0, cols - 0)
-        v1 += cols >= 32 ? load(rr + 16) : partial(rr + 16, cols - 16)
-    }
-    switch ep.activation {
-    case Int32(DL_ACT_RELU):
-        v0.replace(with: 0, where: v0 .< 0)
-        v1.replace(with: 0, where: v1 .< 0)
-    case Int32(DL_ACT_CLAMP):
-        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
-        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
-        v1.replace(with: lo, where: v1 .< lo); v1.replace(with: hi, where: v1 .> hi)
-    case Int32(DL_ACT_LEAKY):
-        let slope = V(repeating: ep.lo)
-        v0.replace(with: v0 * slope, where: v0 .< 0)
-        v1.replace(with: v1 * slope, where: v1 .< 0)
-    default: break
-    }
-}
-
-/// Bias (padded to the panel width), residual and a register activation for one row of a tile
-/// 3 vector(s) wide.
-@inline(__always) private func finish3(_ v0: inout V, _ v1: inout V, _ v2: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
-    let ep = e.pointee
-    if let bias = ep.bias {
-        v0 += load(bias + col0 + 0)
-        v1 += load(bias + col0 + 16)
-        v2 += load(bias + col0 + 32)
-    }
-    if let r = ep.residual {
-        let rr = r + row * ep.ld_residual + col0
-        v0 += cols >= 48 ? load(rr + 0) : partial(rr + 0, cols - 0)
-        v1 += cols >= 48 ? load(rr + 16) : partial(rr + 16, cols - 16)
-        v2 += cols >= 48 ? load(rr + 32) : partial(rr + 32, cols - 32)
-    }
-    switch ep.activation {
-    case Int32(DL_ACT_RELU):
-        v0.replace(with: 0, where: v0 .< 0)
-        v1.replace(with: 0, where: v1 .< 0)
-        v2.replace(with: 0, where: v2 .< 0)
-    case Int32(DL_ACT_CLAMP):
-        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
-        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
-        v1.replace(with: lo, where: v1 .< lo); v1.replace(with: hi, where: v1 .> hi)
-        v2.replace(with: lo, where: v2 .< lo); v2.replace(with: hi, where: v2 .> hi)
-    case Int32(DL_ACT_LEAKY):
-        let slope = V(repeating: ep.lo)
-        v0.replace(with: v0 * slope, where: v0 .< 0)
-        v1.replace(with: v1 * slope, where: v1 .< 0)
-        v2.replace(with: v2 * slope, where: v2 .< 0)
-    default: break
-    }
-}
-
-/// Bias (padded to the panel width), residual and a register activation for one row of a tile
-/// 4 vector(s) wide.
-@inline(__always) private func finish4(_ v0: inout V, _ v1: inout V, _ v2: inout V, _ v3: inout V, _ e: UnsafePointer<dl_epilogue>, _ col0: Int, _ row: Int, _ cols: Int) {
-    let ep = e.pointee
-    if let bias = ep.bias {
-        v0 += load(bias + col0 + 0)
-        v1 += load(bias + col0 + 16)
-        v2 += load(bias + col0 + 32)
-        v3 += load(bias + col0 + 48)
-    }
-    if let r = ep.residual {
-        let rr = r + row * ep.ld_residual + col0
-        v0 += cols >= 64 ? load(rr + 0) : partial(rr + 0, cols - 0)
-        v1 += cols >= 64 ? load(rr + 16) : partial(rr + 16, cols - 16)
-        v2 += cols >= 64 ? load(rr + 32) : partial(rr + 32, cols - 32)
-        v3 += cols >= 64 ? load(rr + 48) : partial(rr + 48, cols - 48)
-    }
-    switch ep.activation {
-    case Int32(DL_ACT_RELU):
-        v0.replace(with: 0, where: v0 .< 0)
-        v1.replace(with: 0, where: v1 .< 0)
-        v2.replace(with: 0, where: v2 .< 0)
-        v3.replace(with: 0, where: v3 .< 0)
-    case Int32(DL_ACT_CLAMP):
-        let lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
-        v0.replace(with: lo, where: v0 .< lo); v0.replace(with: hi, where: v0 .> hi)
-        v1.replace(with: lo, where: v1 .< lo); v1.replace(with: hi, where: v1 .> hi)
-        v2.replace(with: lo, where: v2 .< lo); v2.replace(with: hi, where: v2 .> hi)
-        v3.replace(with: lo, where: v3 .< lo); v3.replace(with: hi, where: v3 .> hi)
-    case Int32(DL_ACT_LEAKY):
-        let slope = V(repeating: ep.lo)
-        v0.replace(with: v0 * slope, where: v0 .< 0)
-        v1.replace(with: v1 * slope, where: v1 .< 0)
-        v2.replace(with: v2 * slope, where: v2 .< 0)
-        v3.replace(with: v3 * slope, where: v3 .< 0)
-    default: break
-    }
-}
-
 /// C[6 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
 @inline(__always)
 private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
@@ -165,12 +39,35 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 64
     }
     let full = cols == 16
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c00, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
         } else {
@@ -182,7 +79,22 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         if accumulate {
             c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c10, epi, col0, row0 + 1, cols) }
+        if ep != nil {
+            c10 += bias0
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c10, row + 0)
         } else {
@@ -194,7 +106,22 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         if accumulate {
             c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c20, epi, col0, row0 + 2, cols) }
+        if ep != nil {
+            c20 += bias0
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c20, row + 0)
         } else {
@@ -206,7 +133,22 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         if accumulate {
             c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c30, epi, col0, row0 + 3, cols) }
+        if ep != nil {
+            c30 += bias0
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c30, row + 0)
         } else {
@@ -218,7 +160,22 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         if accumulate {
             c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c40, epi, col0, row0 + 4, cols) }
+        if ep != nil {
+            c40 += bias0
+            if let residual {
+                let rr = residual + (row0 + 4) * ldr + col0
+                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c40.replace(with: 0, where: c40 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c40.replace(with: c40 * lo, where: c40 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c40, row + 0)
         } else {
@@ -230,7 +187,22 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         if accumulate {
             c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c50, epi, col0, row0 + 5, cols) }
+        if ep != nil {
+            c50 += bias0
+            if let residual {
+                let rr = residual + (row0 + 5) * ldr + col0
+                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c50.replace(with: 0, where: c50 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c50.replace(with: c50 * lo, where: c50 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c50, row + 0)
         } else {
@@ -254,12 +226,35 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 64
     }
     let full = cols == 16
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
         }
-        if let epi { finish1(&c00, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
         } else {
@@ -310,13 +305,42 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 64
     }
     let full = cols == 32
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
         }
-        if let epi { finish2(&c00, &c01, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
             store(c01, row + 16)
@@ -331,7 +355,27 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
         }
-        if let epi { finish2(&c10, &c11, epi, col0, row0 + 1, cols) }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c10, row + 0)
             store(c11, row + 16)
@@ -346,7 +390,27 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
         }
-        if let epi { finish2(&c20, &c21, epi, col0, row0 + 2, cols) }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c20, row + 0)
             store(c21, row + 16)
@@ -361,7 +425,27 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
         }
-        if let epi { finish2(&c30, &c31, epi, col0, row0 + 3, cols) }
+        if ep != nil {
+            c30 += bias0
+            c31 += bias1
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+                c31.replace(with: 0, where: c31 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+                c31.replace(with: c31 * lo, where: c31 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c30, row + 0)
             store(c31, row + 16)
@@ -376,7 +460,27 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
         }
-        if let epi { finish2(&c40, &c41, epi, col0, row0 + 4, cols) }
+        if ep != nil {
+            c40 += bias0
+            c41 += bias1
+            if let residual {
+                let rr = residual + (row0 + 4) * ldr + col0
+                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c40.replace(with: 0, where: c40 .< 0)
+                c41.replace(with: 0, where: c41 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c40.replace(with: c40 * lo, where: c40 .< 0)
+                c41.replace(with: c41 * lo, where: c41 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c40, row + 0)
             store(c41, row + 16)
@@ -391,7 +495,27 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
         }
-        if let epi { finish2(&c50, &c51, epi, col0, row0 + 5, cols) }
+        if ep != nil {
+            c50 += bias0
+            c51 += bias1
+            if let residual {
+                let rr = residual + (row0 + 5) * ldr + col0
+                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c50.replace(with: 0, where: c50 .< 0)
+                c51.replace(with: 0, where: c51 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c50.replace(with: c50 * lo, where: c50 .< 0)
+                c51.replace(with: c51 * lo, where: c51 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c50, row + 0)
             store(c51, row + 16)
@@ -419,13 +543,42 @@ private func kernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 64
     }
     let full = cols == 32
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
             c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
             c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
         }
-        if let epi { finish2(&c00, &c01, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
             store(c01, row + 16)
@@ -485,6 +638,16 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 64
     }
     let full = cols == 48
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
@@ -492,7 +655,32 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
             c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
         }
-        if let epi { finish3(&c00, &c01, &c02, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
             store(c01, row + 16)
@@ -510,7 +698,32 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
             c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
         }
-        if let epi { finish3(&c10, &c11, &c12, epi, col0, row0 + 1, cols) }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            c12 += bias2
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+                c12.replace(with: 0, where: c12 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+                c12.replace(with: c12 * lo, where: c12 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c10, row + 0)
             store(c11, row + 16)
@@ -528,7 +741,32 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
             c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
         }
-        if let epi { finish3(&c20, &c21, &c22, epi, col0, row0 + 2, cols) }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            c22 += bias2
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+                c22.replace(with: 0, where: c22 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+                c22.replace(with: c22 * lo, where: c22 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c20, row + 0)
             store(c21, row + 16)
@@ -546,7 +784,32 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
             c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
         }
-        if let epi { finish3(&c30, &c31, &c32, epi, col0, row0 + 3, cols) }
+        if ep != nil {
+            c30 += bias0
+            c31 += bias1
+            c32 += bias2
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+                c31.replace(with: 0, where: c31 .< 0)
+                c32.replace(with: 0, where: c32 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+                c31.replace(with: c31 * lo, where: c31 .< 0)
+                c32.replace(with: c32 * lo, where: c32 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c30, row + 0)
             store(c31, row + 16)
@@ -564,7 +827,32 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
             c42 += full ? load(row + 32) : partial(row + 32, cols - 32)
         }
-        if let epi { finish3(&c40, &c41, &c42, epi, col0, row0 + 4, cols) }
+        if ep != nil {
+            c40 += bias0
+            c41 += bias1
+            c42 += bias2
+            if let residual {
+                let rr = residual + (row0 + 4) * ldr + col0
+                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c42 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c40.replace(with: 0, where: c40 .< 0)
+                c41.replace(with: 0, where: c41 .< 0)
+                c42.replace(with: 0, where: c42 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+                c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c40.replace(with: c40 * lo, where: c40 .< 0)
+                c41.replace(with: c41 * lo, where: c41 .< 0)
+                c42.replace(with: c42 * lo, where: c42 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c40, row + 0)
             store(c41, row + 16)
@@ -582,7 +870,32 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
             c52 += full ? load(row + 32) : partial(row + 32, cols - 32)
         }
-        if let epi { finish3(&c50, &c51, &c52, epi, col0, row0 + 5, cols) }
+        if ep != nil {
+            c50 += bias0
+            c51 += bias1
+            c52 += bias2
+            if let residual {
+                let rr = residual + (row0 + 5) * ldr + col0
+                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c52 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c50.replace(with: 0, where: c50 .< 0)
+                c51.replace(with: 0, where: c51 .< 0)
+                c52.replace(with: 0, where: c52 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+                c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c50.replace(with: c50 * lo, where: c50 .< 0)
+                c51.replace(with: c51 * lo, where: c51 .< 0)
+                c52.replace(with: c52 * lo, where: c52 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c50, row + 0)
             store(c51, row + 16)
@@ -614,6 +927,16 @@ private func kernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 64
     }
     let full = cols == 48
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
@@ -621,7 +944,32 @@ private func kernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
             c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
         }
-        if let epi { finish3(&c00, &c01, &c02, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
             store(c01, row + 16)
@@ -690,6 +1038,17 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 64
     }
     let full = cols == 64
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V(), bias3 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+        bias3 = load(bias + col0 + 48)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
@@ -698,7 +1057,37 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish4(&c00, &c01, &c02, &c03, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            c03 += bias3
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+                c03.replace(with: 0, where: c03 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+                c03.replace(with: c03 * lo, where: c03 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
             store(c01, row + 16)
@@ -719,7 +1108,37 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish4(&c10, &c11, &c12, &c13, epi, col0, row0 + 1, cols) }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            c12 += bias2
+            c13 += bias3
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+                c12.replace(with: 0, where: c12 .< 0)
+                c13.replace(with: 0, where: c13 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+                c12.replace(with: c12 * lo, where: c12 .< 0)
+                c13.replace(with: c13 * lo, where: c13 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c10, row + 0)
             store(c11, row + 16)
@@ -740,7 +1159,37 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish4(&c20, &c21, &c22, &c23, epi, col0, row0 + 2, cols) }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            c22 += bias2
+            c23 += bias3
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+                c22.replace(with: 0, where: c22 .< 0)
+                c23.replace(with: 0, where: c23 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+                c22.replace(with: c22 * lo, where: c22 .< 0)
+                c23.replace(with: c23 * lo, where: c23 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c20, row + 0)
             store(c21, row + 16)
@@ -761,7 +1210,37 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c33 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish4(&c30, &c31, &c32, &c33, epi, col0, row0 + 3, cols) }
+        if ep != nil {
+            c30 += bias0
+            c31 += bias1
+            c32 += bias2
+            c33 += bias3
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c33 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+                c31.replace(with: 0, where: c31 .< 0)
+                c32.replace(with: 0, where: c32 .< 0)
+                c33.replace(with: 0, where: c33 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+                c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+                c31.replace(with: c31 * lo, where: c31 .< 0)
+                c32.replace(with: c32 * lo, where: c32 .< 0)
+                c33.replace(with: c33 * lo, where: c33 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c30, row + 0)
             store(c31, row + 16)
@@ -782,7 +1261,37 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c42 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c43 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish4(&c40, &c41, &c42, &c43, epi, col0, row0 + 4, cols) }
+        if ep != nil {
+            c40 += bias0
+            c41 += bias1
+            c42 += bias2
+            c43 += bias3
+            if let residual {
+                let rr = residual + (row0 + 4) * ldr + col0
+                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c42 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c43 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c40.replace(with: 0, where: c40 .< 0)
+                c41.replace(with: 0, where: c41 .< 0)
+                c42.replace(with: 0, where: c42 .< 0)
+                c43.replace(with: 0, where: c43 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+                c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
+                c43.replace(with: lo, where: c43 .< lo); c43.replace(with: hi, where: c43 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c40.replace(with: c40 * lo, where: c40 .< 0)
+                c41.replace(with: c41 * lo, where: c41 .< 0)
+                c42.replace(with: c42 * lo, where: c42 .< 0)
+                c43.replace(with: c43 * lo, where: c43 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c40, row + 0)
             store(c41, row + 16)
@@ -803,7 +1312,37 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c52 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c53 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish4(&c50, &c51, &c52, &c53, epi, col0, row0 + 5, cols) }
+        if ep != nil {
+            c50 += bias0
+            c51 += bias1
+            c52 += bias2
+            c53 += bias3
+            if let residual {
+                let rr = residual + (row0 + 5) * ldr + col0
+                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c52 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c53 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c50.replace(with: 0, where: c50 .< 0)
+                c51.replace(with: 0, where: c51 .< 0)
+                c52.replace(with: 0, where: c52 .< 0)
+                c53.replace(with: 0, where: c53 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+                c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
+                c53.replace(with: lo, where: c53 .< lo); c53.replace(with: hi, where: c53 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c50.replace(with: c50 * lo, where: c50 .< 0)
+                c51.replace(with: c51 * lo, where: c51 .< 0)
+                c52.replace(with: c52 * lo, where: c52 .< 0)
+                c53.replace(with: c53 * lo, where: c53 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c50, row + 0)
             store(c51, row + 16)
@@ -839,6 +1378,17 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bp += 64
     }
     let full = cols == 64
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V(), bias3 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+        bias3 = load(bias + col0 + 48)
+    }
     do {
         let row = c + 0 * ldc
         if accumulate {
@@ -847,7 +1397,37 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
             c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
         }
-        if let epi { finish4(&c00, &c01, &c02, &c03, epi, col0, row0 + 0, cols) }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            c03 += bias3
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+                c03.replace(with: 0, where: c03 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+                c03.replace(with: c03 * lo, where: c03 .< 0)
+            default: break
+            }
+        }
         if full {
             store(c00, row + 0)
             store(c01, row + 16)

@@ -57,23 +57,46 @@ enum Padding: String {
 func im2col(_ input: UnsafePointer<Float>, channels: Int, c0: Int, cg: Int,
             h: AxisGeometry, w: AxisGeometry, cols: UnsafeMutablePointer<Float>, pixels: Range<Int>? = nil) {
     let rowLen = h.kernel * w.kernel * cg
+    // Without dilation or groups, the taps of one kernel row inside the image are one contiguous run.
+    let runs = w.dilation == 1 && cg == channels
     for pixel in pixels ?? 0..<(h.output * w.output) {
         let oy = pixel / w.output, ox = pixel % w.output
-        do {
-            var dst = cols + (oy * w.output + ox) * rowLen
-            for ky in 0..<h.kernel {
-                let iy = oy * h.stride - h.padBefore + ky * h.dilation
-                for kx in 0..<w.kernel {
-                    let ix = ox * w.stride - w.padBefore + kx * w.dilation
-                    if iy < 0 || iy >= h.input || ix < 0 || ix >= w.input {
-                        dst.update(repeating: 0, count: cg)
-                    } else {
-                        dst.update(from: input + (iy * w.input + ix) * channels + c0, count: cg)
-                    }
-                    dst += cg
+        var dst = cols + pixel * rowLen
+        let x0 = ox * w.stride - w.padBefore
+        let rowInside = runs && x0 >= 0 && x0 + w.kernel <= w.input
+        for ky in 0..<h.kernel {
+            let iy = oy * h.stride - h.padBefore + ky * h.dilation
+            if iy < 0 || iy >= h.input {
+                dst.update(repeating: 0, count: w.kernel * cg)
+                dst += w.kernel * cg
+                continue
+            }
+            let row = input + iy * w.input * channels + c0
+            if rowInside {
+                copyFloats(dst, row + x0 * channels, w.kernel * cg)
+                dst += w.kernel * cg
+                continue
+            }
+            for kx in 0..<w.kernel {
+                let ix = x0 + kx * w.dilation
+                if ix < 0 || ix >= w.input {
+                    dst.update(repeating: 0, count: cg)
+                } else {
+                    copyFloats(dst, row + ix * channels, cg)
                 }
+                dst += cg
             }
         }
+    }
+}
+
+/// A copy that does not call memmove for the few floats of a small-channel tap.
+@inline(__always)
+private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+    if count > 32 {
+        dst.update(from: src, count: count)
+    } else {
+        for i in 0..<count { dst[i] = src[i] }
     }
 }
 
