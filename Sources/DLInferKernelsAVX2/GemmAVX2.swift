@@ -4,11 +4,15 @@ import CDLInferCPU
 /// Columns per packed B panel of this tier.
 public let avx2PanelWidth = 16
 
+/// The panel width of a packed B with n columns: narrower than the tier's when n is, rounded up
+/// to whole vectors (a 10-column dense layer reads 16 floats per k, not 16).
+public func avx2PanelWidth(forColumns n: Int) -> Int { n >= 16 ? 16 : max(1, (n + 7) / 8) * 8 }
+
 /// C[6 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
 @inline(__always)
 private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     let a1 = a + min(1, rows - 1) * lda
     let a2 = a + min(2, rows - 1) * lda
@@ -36,7 +40,7 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         c40 = c40.addingProduct(s4, b0)
         let s5 = V(repeating: a5[k])
         c50 = c50.addingProduct(s5, b0)
-        bp += 16
+        bp += ldb
     }
     let full = cols == 8
     let ep = epi?.pointee
@@ -215,7 +219,7 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
 @inline(__always)
 private func kernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     var c00 = V()
     var bp = b
@@ -223,7 +227,7 @@ private func kernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         let b0 = load(bp + 0)
         let s0 = V(repeating: a0[k])
         c00 = c00.addingProduct(s0, b0)
-        bp += 16
+        bp += ldb
     }
     let full = cols == 8
     let ep = epi?.pointee
@@ -267,7 +271,7 @@ private func kernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
 @inline(__always)
 private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     let a1 = a + min(1, rows - 1) * lda
     let a2 = a + min(2, rows - 1) * lda
@@ -302,7 +306,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         let s5 = V(repeating: a5[k])
         c50 = c50.addingProduct(s5, b0)
         c51 = c51.addingProduct(s5, b1)
-        bp += 16
+        bp += ldb
     }
     let full = cols == 16
     let ep = epi?.pointee
@@ -530,7 +534,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     var c00 = V(), c01 = V()
     var bp = b
@@ -540,7 +544,7 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         let s0 = V(repeating: a0[k])
         c00 = c00.addingProduct(s0, b0)
         c01 = c01.addingProduct(s0, b1)
-        bp += 16
+        bp += ldb
     }
     let full = cols == 16
     let ep = epi?.pointee
@@ -594,27 +598,29 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func tile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                  _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                  _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     switch (cols + 7) / 8 {
         case 1:
-            if rows == 1 { kernel1x8(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
-            else { kernel6x8(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            if rows == 1 { kernel1x8(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
+            else { kernel6x8(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
         default:
-            if rows == 1 { kernel1x16(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
-            else { kernel6x16(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            if rows == 1 { kernel1x16(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
+            else { kernel6x16(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
     }
 }
 
 /// C[rowBegin..<rowEnd, columns of panels panelBegin..<panelEnd] = A[.., 0..<k] * packed B +
 /// epilogue. `bias` and `residual` in the epilogue are indexed by absolute column and row. The
-/// last panel's padded columns are never stored; bias must hold n floats padded to 16.
+/// last panel's padded columns are never stored; bias must hold n floats padded to 16. B is
+/// packed in panels of avx2PanelWidth(forColumns: n).
 public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                         _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                         _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
                         _ panelBegin: Int, _ panelEnd: Int) {
+    let pw = avx2PanelWidth(forColumns: n)
     for p in panelBegin..<panelEnd {
-        let col0 = p * 16, cols = min(16, n - col0)
-        let bp = packedB + p * k * 16
+        let col0 = p * pw, cols = min(pw, n - col0)
+        let bp = packedB + p * k * pw
         var k0 = 0
         repeat {
             let kc = min(256, k - k0)
@@ -623,7 +629,7 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
             var i = rowBegin
             while i < rowEnd {
                 let rows = min(6, rowEnd - i)
-                tile(a + i * lda + k0, lda, rows, bp + k0 * 16, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i)
+                tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw)
                 i += rows
             }
             k0 += kc

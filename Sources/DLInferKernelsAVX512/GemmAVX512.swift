@@ -4,11 +4,15 @@ import CDLInferCPU
 /// Columns per packed B panel of this tier.
 public let avx512PanelWidth = 64
 
+/// The panel width of a packed B with n columns: narrower than the tier's when n is, rounded up
+/// to whole vectors (a 10-column dense layer reads 16 floats per k, not 64).
+public func avx512PanelWidth(forColumns n: Int) -> Int { n >= 64 ? 64 : max(1, (n + 15) / 16) * 16 }
+
 /// C[6 x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given.
 @inline(__always)
 private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     let a1 = a + min(1, rows - 1) * lda
     let a2 = a + min(2, rows - 1) * lda
@@ -36,7 +40,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         c40 = c40.addingProduct(s4, b0)
         let s5 = V(repeating: a5[k])
         c50 = c50.addingProduct(s5, b0)
-        bp += 64
+        bp += ldb
     }
     let full = cols == 16
     let ep = epi?.pointee
@@ -215,7 +219,7 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     var c00 = V()
     var bp = b
@@ -223,7 +227,7 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         let b0 = load(bp + 0)
         let s0 = V(repeating: a0[k])
         c00 = c00.addingProduct(s0, b0)
-        bp += 64
+        bp += ldb
     }
     let full = cols == 16
     let ep = epi?.pointee
@@ -267,7 +271,7 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     let a1 = a + min(1, rows - 1) * lda
     let a2 = a + min(2, rows - 1) * lda
@@ -302,7 +306,7 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         let s5 = V(repeating: a5[k])
         c50 = c50.addingProduct(s5, b0)
         c51 = c51.addingProduct(s5, b1)
-        bp += 64
+        bp += ldb
     }
     let full = cols == 32
     let ep = epi?.pointee
@@ -530,7 +534,7 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func kernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     var c00 = V(), c01 = V()
     var bp = b
@@ -540,7 +544,7 @@ private func kernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         let s0 = V(repeating: a0[k])
         c00 = c00.addingProduct(s0, b0)
         c01 = c01.addingProduct(s0, b1)
-        bp += 64
+        bp += ldb
     }
     let full = cols == 32
     let ep = epi?.pointee
@@ -593,7 +597,7 @@ private func kernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     let a1 = a + min(1, rows - 1) * lda
     let a2 = a + min(2, rows - 1) * lda
@@ -635,7 +639,7 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         c50 = c50.addingProduct(s5, b0)
         c51 = c51.addingProduct(s5, b1)
         c52 = c52.addingProduct(s5, b2)
-        bp += 64
+        bp += ldb
     }
     let full = cols == 48
     let ep = epi?.pointee
@@ -912,7 +916,7 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func kernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     var c00 = V(), c01 = V(), c02 = V()
     var bp = b
@@ -924,7 +928,7 @@ private func kernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         c00 = c00.addingProduct(s0, b0)
         c01 = c01.addingProduct(s0, b1)
         c02 = c02.addingProduct(s0, b2)
-        bp += 64
+        bp += ldb
     }
     let full = cols == 48
     let ep = epi?.pointee
@@ -986,7 +990,7 @@ private func kernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     let a1 = a + min(1, rows - 1) * lda
     let a2 = a + min(2, rows - 1) * lda
@@ -1035,7 +1039,7 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         c51 = c51.addingProduct(s5, b1)
         c52 = c52.addingProduct(s5, b2)
         c53 = c53.addingProduct(s5, b3)
-        bp += 64
+        bp += ldb
     }
     let full = cols == 64
     let ep = epi?.pointee
@@ -1361,7 +1365,7 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let a0 = a + 0 * lda
     var c00 = V(), c01 = V(), c02 = V(), c03 = V()
     var bp = b
@@ -1375,7 +1379,7 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         c01 = c01.addingProduct(s0, b1)
         c02 = c02.addingProduct(s0, b2)
         c03 = c03.addingProduct(s0, b3)
-        bp += 64
+        bp += ldb
     }
     let full = cols == 64
     let ep = epi?.pointee
@@ -1447,33 +1451,35 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 @inline(__always)
 private func tile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
-                  _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int) {
+                  _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     switch (cols + 15) / 16 {
         case 1:
-            if rows == 1 { kernel1x16(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
-            else { kernel6x16(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            if rows == 1 { kernel1x16(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
+            else { kernel6x16(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
         case 2:
-            if rows == 1 { kernel1x32(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
-            else { kernel6x32(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            if rows == 1 { kernel1x32(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
+            else { kernel6x32(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
         case 3:
-            if rows == 1 { kernel1x48(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
-            else { kernel6x48(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            if rows == 1 { kernel1x48(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
+            else { kernel6x48(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
         default:
-            if rows == 1 { kernel1x64(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
-            else { kernel6x64(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0) }
+            if rows == 1 { kernel1x64(a, lda, 1, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
+            else { kernel6x64(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb) }
     }
 }
 
 /// C[rowBegin..<rowEnd, columns of panels panelBegin..<panelEnd] = A[.., 0..<k] * packed B +
 /// epilogue. `bias` and `residual` in the epilogue are indexed by absolute column and row. The
-/// last panel's padded columns are never stored; bias must hold n floats padded to 64.
+/// last panel's padded columns are never stored; bias must hold n floats padded to 64. B is
+/// packed in panels of avx512PanelWidth(forColumns: n).
 public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                         _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                         _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
                         _ panelBegin: Int, _ panelEnd: Int) {
+    let pw = avx512PanelWidth(forColumns: n)
     for p in panelBegin..<panelEnd {
-        let col0 = p * 64, cols = min(64, n - col0)
-        let bp = packedB + p * k * 64
+        let col0 = p * pw, cols = min(pw, n - col0)
+        let bp = packedB + p * k * pw
         var k0 = 0
         repeat {
             let kc = min(384, k - k0)
@@ -1482,7 +1488,7 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
             var i = rowBegin
             while i < rowEnd {
                 let rows = min(6, rowEnd - i)
-                tile(a + i * lda + k0, lda, rows, bp + k0 * 64, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i)
+                tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw)
                 i += rows
             }
             k0 += kc

@@ -38,6 +38,8 @@ struct KernelTable {
     let tier: ISATier
     /// Columns per packed-B panel (the GEMM's register tile width).
     let panelWidth: Int
+    /// The panel width the tier's GEMM expects for a B of n columns (narrower for small n).
+    let packWidth: (_ n: Int) -> Int
     let sgemm: SgemmKernel
     /// Depthwise convolution with multiplier 1 over output rows [rowBegin, rowEnd).
     let depthwise: DepthwiseKernel
@@ -47,11 +49,11 @@ struct KernelTable {
     static func make(_ tier: ISATier) -> KernelTable {
         switch tier {
         case .avx512:
-            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, sgemm: avx512Sgemm, depthwise: avx512Depthwise, pool: avx512Pool)
+            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, depthwise: avx512Depthwise, pool: avx512Pool)
         case .avx2:
-            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, sgemm: avx2Sgemm, depthwise: avx2Depthwise, pool: avx2Pool)
+            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, depthwise: avx2Depthwise, pool: avx2Pool)
         case .scalar:
-            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, sgemm: scalarSgemm, depthwise: scalarDepthwise, pool: scalarPool)
+            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, depthwise: scalarDepthwise, pool: scalarPool)
         }
     }
 

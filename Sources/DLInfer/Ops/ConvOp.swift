@@ -24,7 +24,7 @@ final class ConvOp: CompiledOp {
         let og = cout / p.groups, rowLen = w.shape[0] * w.shape[1] * cg
         weights = try w.data.withUnsafeBufferPointer { wp in
             try (0..<p.groups).map { gi in
-                try PackedMatrix(wp.baseAddress! + gi * og, k: rowLen, n: og, ldb: cout, panelWidth: table.panelWidth)
+                try PackedMatrix(wp.baseAddress! + gi * og, k: rowLen, n: og, ldb: cout, panelWidth: table.packWidth(og))
             }
         }
         bias = try p.epilogue.bias.map { b in

@@ -13,7 +13,7 @@ final class DenseOp: CompiledOp {
         self.table = table
         let w = g.constants[p.weights]
         weights = try w.data.withUnsafeBufferPointer {
-            try PackedMatrix($0.baseAddress!, k: w.shape[0], n: w.shape[1], ldb: w.shape[1], panelWidth: table.panelWidth)
+            try PackedMatrix($0.baseAddress!, k: w.shape[0], n: w.shape[1], ldb: w.shape[1], panelWidth: table.packWidth(w.shape[1]))
         }
         bias = try p.epilogue.bias.map { try paddedBias(g.constants[$0].data, panelWidth: table.panelWidth) }
         epilogue = p.epilogue

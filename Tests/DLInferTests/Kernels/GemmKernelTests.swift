@@ -42,7 +42,7 @@ import Testing
         let residual = (0..<(c.m * c.n)).map { _ in rng.uniform() }
         for tier in ISATier.supported {
             let table = KernelTable.make(tier)
-            let packed = try b.withUnsafeBufferPointer { try PackedMatrix($0.baseAddress!, k: c.k, n: c.n, ldb: c.n, panelWidth: table.panelWidth) }
+            let packed = try b.withUnsafeBufferPointer { try PackedMatrix($0.baseAddress!, k: c.k, n: c.n, ldb: c.n, panelWidth: table.packWidth(c.n)) }
             let padded = try paddedBias(bias, panelWidth: table.panelWidth)
             for (index, act) in Self.activations.enumerated() {
                 let withBias = index % 2 == 0, withResidual = index % 3 != 1
@@ -71,7 +71,7 @@ import Testing
         let b = (0..<(k * n)).map { _ in rng.uniform() }
         for tier in ISATier.supported {
             let table = KernelTable.make(tier)
-            let packed = try b.withUnsafeBufferPointer { try PackedMatrix($0.baseAddress!, k: k, n: n, ldb: n, panelWidth: table.panelWidth) }
+            let packed = try b.withUnsafeBufferPointer { try PackedMatrix($0.baseAddress!, k: k, n: n, ldb: n, panelWidth: table.packWidth(n)) }
             var whole = [Float](repeating: -7, count: m * ldc), split = whole
             var e = dl_epilogue(bias: nil, residual: nil, ld_residual: 0, activation: 0, lo: 0, hi: 0)
             a.withUnsafeBufferPointer { ap in
