@@ -23,33 +23,54 @@ TIERS = [
 MR = 6
 
 
-def kernel(name, lanes, nv, mr, panel):
+def kernel(name, lanes, nv, mr, panel, indirect=False):
     """A tile of mr rows x nv vectors; it reads the first nv vectors of each k row of a panel
-    `panel` columns wide (narrower tiles serve the last panel of an n that is not a multiple)."""
+    `panel` columns wide (narrower tiles serve the last panel of an n that is not a multiple).
+    `indirect`: a convolution without im2col. Row r's k = tap * cin + ci reads
+    ptrs[r * taps + tap][ci] (the input pixel under that tap, or a zero row for padding)."""
     nr = lanes * nv
     acc = [["c%d%d" % (r, j) for j in range(nv)] for r in range(mr)]
     out = []
     w = out.append
-    w("/// C[%d x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given." % mr)
-    w("@inline(__always)")
-    w("private func kernel%dx%d(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int," % (mr, nr))
-    w("                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,")
-    w("                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {")
+    if indirect:
+        w("/// C[%d x cols] = sum over taps of the tap's input rows * B panel, then the epilogue." % mr)
+        w("@inline(__always)")
+        w("private func convKernel%dx%d(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int," % (mr, nr))
+        w("                            _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,")
+        w("                            _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {")
+        w("    let accumulate = false")
+        for r in range(mr):
+            w("    let p%d = ptrs + %s * taps" % (r, "0" if r == 0 else "min(%d, rows - 1)" % r))
+    else:
+        w("/// C[%d x cols] (+)= A[rows x kc] * B panel, then the epilogue when `epi` is given." % mr)
+        w("@inline(__always)")
+        w("private func kernel%dx%d(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int," % (mr, nr))
+        w("                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,")
+        w("                        _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {")
+        for r in range(mr):
+            w("    let a%d = a + %s * lda" % (r, "0" if r == 0 else "min(%d, rows - 1)" % r))
     for r in range(mr):
-        w("    let a%d = a + %s * lda" % (r, "0" if r == 0 else "min(%d, rows - 1)" % r))
-    for r in range(mr):
-        w("    var %s = V()" % ", ".join("%s = V()" % x if i else x for i, x in enumerate(acc[r])).replace(" = V()", "", 0) if False else "    var " + ", ".join("%s = V()" % x for x in acc[r]))
-    out[-mr:] = ["    var " + ", ".join("%s = V()" % x for x in acc[r]) for r in range(mr)]
+        w("    var " + ", ".join("%s = V()" % x for x in acc[r]))
     w("    var bp = b")
-    w("    for k in 0..<kc {")
+    ind = "    "
+    if indirect:
+        w("    for t in 0..<taps {")
+        for r in range(mr):
+            w("        let a%d = p%d[t]" % (r, r))
+        w("        for k in 0..<cin {")
+        ind = "        "
+    else:
+        w("    for k in 0..<kc {")
     for j in range(nv):
-        w("        let b%d = load(bp + %d)" % (j, j * lanes))
+        w(ind + "    let b%d = load(bp + %d)" % (j, j * lanes))
     for r in range(mr):
-        w("        let s%d = V(repeating: a%d[k])" % (r, r))
+        w(ind + "    let s%d = V(repeating: a%d[k])" % (r, r))
         for j in range(nv):
-            w("        %s = %s.addingProduct(s%d, b%d)" % (acc[r][j], acc[r][j], r, j))
-    w("        bp += ldb")
-    w("    }")
+            w(ind + "    %s = %s.addingProduct(s%d, b%d)" % (acc[r][j], acc[r][j], r, j))
+    w(ind + "    bp += ldb")
+    w(ind + "}")
+    if indirect:
+        w("    }")
     w("    let full = cols == %d" % nr)
     # The epilogue is written out in place (a helper taking the accumulators inout was not
     # inlined and spilled them): its settings are read once per tile, the bias once per tile.
@@ -105,6 +126,11 @@ def kernel(name, lanes, nv, mr, panel):
 def module(name, lanes, nv, kc):
     nr = lanes * nv
     parts = [kernel(name, lanes, j, mr, nr) for j in range(1, nv + 1) for mr in (MR, 1)]
+    parts += [kernel(name, lanes, j, MR, nr, indirect=True) for j in range(1, nv + 1)]
+    conv_dispatch = []
+    for j in range(1, nv + 1):
+        cond = "default" if j == nv else "case %d" % j
+        conv_dispatch.append("        %s: convKernel{mr}x{w}(ptrs, taps, cin, rows, b, c, ldc, cols, epi, col0, row0, ldb)".format(mr=MR, w=j * lanes) % cond)
     dispatch = []
     for j in range(1, nv + 1):
         cond = "default" if j == nv else "case %d" % j
@@ -161,8 +187,40 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
         }} while k0 < k
     }}
 }}
+
+/// A convolution tile of up to {mr} output pixels (see `{low}ConvGemm`).
+@inline(__always)
+private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int,
+                      _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                      _ epi: UnsafePointer<dl_epilogue>, _ col0: Int, _ row0: Int, _ ldb: Int) {{
+    switch (cols + {lanes1}) / {lanes} {{
+{conv_dispatch}
+    }}
+}}
+
+/// Output pixels [rowBegin, rowEnd) x the columns of B panels [panelBegin, panelEnd) of a
+/// convolution without im2col (an indirect GEMM): `table[p * taps + t]` is the address of the
+/// `cin` input channels under tap t of output pixel p, or of `cin` zeros where the tap falls in
+/// the padding. B is the [taps * cin, n] weight matrix packed as for `{low}Sgemm`; the epilogue
+/// is the same.
+public func {low}ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ n: Int,
+                           _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                           _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
+                           _ panelBegin: Int, _ panelEnd: Int) {{
+    let pw = {low}PanelWidth(forColumns: n), k = taps * cin
+    for p in panelBegin..<panelEnd {{
+        let col0 = p * pw, cols = min(pw, n - col0)
+        let bp = packedB + p * k * pw
+        var i = rowBegin
+        while i < rowEnd {{
+            let rows = min({mr}, rowEnd - i)
+            convTile(table + i * taps, taps, cin, rows, bp, c + i * ldc + col0, ldc, cols, epilogue, col0, i, pw)
+            i += rows
+        }}
+    }}
+}}
 """.format(low=name.lower(), nr=nr, parts="\n\n".join(parts), mr=MR, lanes=lanes, lanes1=lanes - 1,
-           dispatch="\n".join(dispatch), kc=kc)
+           dispatch="\n".join(dispatch), kc=kc, conv_dispatch="\n".join(conv_dispatch))
     return src
 
 

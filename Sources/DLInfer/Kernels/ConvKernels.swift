@@ -90,6 +90,26 @@ func im2col(_ input: UnsafePointer<Float>, channels: Int, c0: Int, cg: Int,
     }
 }
 
+/// Fills table[pixel * taps + tap] for `pixels` of one image ([H, W, C] at `input`): the address
+/// of the C channels under each tap (row-major taps, as the kernel's weights), or `zeros` (at
+/// least C zeros) where the tap falls in the padding.
+func indirectionTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafePointer<Float>, h: AxisGeometry, w: AxisGeometry,
+                      table: UnsafeMutablePointer<UnsafePointer<Float>>, pixels: Range<Int>) {
+    let taps = h.kernel * w.kernel
+    for pixel in pixels {
+        let oy = pixel / w.output, ox = pixel % w.output
+        var t = table + pixel * taps
+        for ky in 0..<h.kernel {
+            let iy = oy * h.stride - h.padBefore + ky * h.dilation
+            for kx in 0..<w.kernel {
+                let ix = ox * w.stride - w.padBefore + kx * w.dilation
+                t.pointee = iy < 0 || iy >= h.input || ix < 0 || ix >= w.input ? zeros : input + (iy * w.input + ix) * channels
+                t += 1
+            }
+        }
+    }
+}
+
 /// A copy that does not call memmove for the few floats of a small-channel tap.
 @inline(__always)
 private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {

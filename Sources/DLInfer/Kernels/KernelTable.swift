@@ -28,6 +28,14 @@ typealias SgemmKernel = (_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>
                          _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: UnsafePointer<dl_epilogue>,
                          _ rowBegin: Int, _ rowEnd: Int, _ panelBegin: Int, _ panelEnd: Int) -> Void
 
+/// A convolution as an indirect GEMM over output pixels [rowBegin, rowEnd) and B panels
+/// [panelBegin, panelEnd): table[p * taps + t] addresses the cin input channels under tap t of
+/// pixel p (or cin zeros).
+typealias ConvGemmKernel = (_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ n: Int,
+                            _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                            _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
+                            _ panelBegin: Int, _ panelEnd: Int) -> Void
+
 typealias DepthwiseKernel = (_ conv: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl_epilogue>,
                              _ rowBegin: Int, _ rowEnd: Int) -> Void
 
@@ -41,6 +49,7 @@ struct KernelTable {
     /// The panel width the tier's GEMM expects for a B of n columns (narrower for small n).
     let packWidth: (_ n: Int) -> Int
     let sgemm: SgemmKernel
+    let convGemm: ConvGemmKernel
     /// Depthwise convolution with multiplier 1 over output rows [rowBegin, rowEnd).
     let depthwise: DepthwiseKernel
     /// Max or average pooling over output rows [rowBegin, rowEnd).
@@ -49,11 +58,11 @@ struct KernelTable {
     static func make(_ tier: ISATier) -> KernelTable {
         switch tier {
         case .avx512:
-            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, depthwise: avx512Depthwise, pool: avx512Pool)
+            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, convGemm: avx512ConvGemm, depthwise: avx512Depthwise, pool: avx512Pool)
         case .avx2:
-            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, depthwise: avx2Depthwise, pool: avx2Pool)
+            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, convGemm: avx2ConvGemm, depthwise: avx2Depthwise, pool: avx2Pool)
         case .scalar:
-            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, depthwise: scalarDepthwise, pool: scalarPool)
+            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, convGemm: scalarConvGemm, depthwise: scalarDepthwise, pool: scalarPool)
         }
     }
 

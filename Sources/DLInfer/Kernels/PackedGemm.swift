@@ -75,6 +75,25 @@ extension KernelTable {
     }
 }
 
+extension KernelTable {
+    /// One image's convolution as an indirect GEMM (see `ConvGemmKernel`): rows `rows` (output
+    /// pixels) of c = act(conv + bias + residual), every column.
+    func convGemm(table: UnsafePointer<UnsafePointer<Float>>, taps: Int, cin: Int, b: PackedMatrix, c: UnsafeMutablePointer<Float>,
+                  ldc: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation, rows: Range<Int>) {
+        if rows.isEmpty || b.n == 0 { return }
+        let register = activation.registerEpilogue
+        var e = dl_epilogue(bias: bias, residual: residual, ld_residual: ldc,
+                            activation: register?.code ?? Int32(DL_ACT_NONE), lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+        withUnsafePointer(to: &e) {
+            convGemm(table, taps, cin, b.n, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound, 0, b.panels)
+        }
+        if register == nil {
+            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c + rows.lowerBound * ldc,
+                          rows: rows.count, cols: b.n, ldc: ldc)
+        }
+    }
+}
+
 /// The portable tier's panel width.
 let scalarPanelWidth = 16
 
@@ -92,6 +111,32 @@ func scalarSgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda:
                 for kk in 0..<k {
                     let s = ai[kk], row = bp + kk * w
                     for j in 0..<w { acc[j] += s * row[j] }
+                }
+                let out = c + i * ldc + col0
+                for j in 0..<cols { out[j] = e.finish(acc[j], row: i, col: col0 + j) }
+            }
+        }
+    }
+}
+
+/// The portable tier's indirect convolution: the scalar GEMM's loops with A's row gathered per tap.
+func scalarConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ n: Int,
+                    _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                    _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int, _ panelBegin: Int, _ panelEnd: Int) {
+    let w = scalarPanelWidth, e = epilogue.pointee, k = taps * cin
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { acc in
+        for i in rowBegin..<rowEnd {
+            for p in panelBegin..<panelEnd {
+                let col0 = p * w, cols = min(w, n - col0)
+                var row = packedB + p * k * w
+                for j in 0..<w { acc[j] = 0 }
+                for t in 0..<taps {
+                    let a = table[i * taps + t]
+                    for kk in 0..<cin {
+                        let s = a[kk]
+                        for j in 0..<w { acc[j] += s * row[j] }
+                        row += w
+                    }
                 }
                 let out = c + i * ldc + col0
                 for j in 0..<cols { out[j] = e.finish(acc[j], row: i, col: col0 + j) }

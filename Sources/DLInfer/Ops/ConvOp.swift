@@ -1,6 +1,8 @@
 /// Conv1D/Conv2D (grouped): a 1x1 stride-1 unpadded convolution is one GEMM over all pixels;
-/// anything else gathers patches (im2col, into the plan's scratch) and runs a GEMM per image
-/// and group. Bias, a fused residual and the activation are applied as the epilogue.
+/// other ungrouped convolutions with at least `indirectMinChannels` input channels are an
+/// indirect GEMM (a table of input-pixel addresses per tap, in the plan's scratch, instead of a
+/// copied patch matrix); the rest gather patches (im2col, into the scratch) and run a GEMM per
+/// image and group. Bias, a fused residual and the activation are applied as the epilogue.
 final class ConvOp: CompiledOp {
     let node: Node
     let p: ConvParams
@@ -11,7 +13,14 @@ final class ConvOp: CompiledOp {
     let bias: [AlignedBuffer]
     let cg: Int, cout: Int
     let pointwise: Bool
+    let indirect: Bool
+    /// cg zeros: what the indirection table points at for taps in the padding.
+    let zeros: AlignedBuffer
     let constants: [[Int]]
+
+    /// Below this many channels a tap's row is too short for the indirect kernel's per-tap
+    /// overhead, and im2col (which copies a kernel row's taps as one run) wins.
+    static let indirectMinChannels = 16
 
     init(_ node: Node, _ p: ConvParams, _ g: IRGraph, _ table: KernelTable) throws {
         self.node = node
@@ -33,6 +42,8 @@ final class ConvOp: CompiledOp {
         let win = p.window
         pointwise = win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && p.groups == 1
             && (win.padding == .valid || win.padding == .same || win.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
+        indirect = !pointwise && p.groups == 1 && cg >= Self.indirectMinChannels
+        zeros = try AlignedBuffer(count: indirect ? cg : 0)
         constants = g.constantShapes
     }
 
@@ -40,7 +51,7 @@ final class ConvOp: CompiledOp {
         let w = p.window
         let k = w.rank == 1 ? "\(w.kw)" : "\(w.kh)x\(w.kw)"
         let s = w.sh == 1 && w.sw == 1 ? "" : "/\(w.rank == 1 ? "\(w.sw)" : "\(w.sh)x\(w.sw)")"
-        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : "im2col+gemm") \(table.tier.rawValue)"
+        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : indirect ? "indirect gemm" : "im2col+gemm") \(table.tier.rawValue)"
     }
 
     func plan(_ inputs: [Shape]) throws -> OpPlan {
@@ -48,7 +59,9 @@ final class ConvOp: CompiledOp {
         let (_, oh, ow, _) = try nhwc(out[0], rank: p.window.rank)
         let pixels = try checkedMul(oh, ow)
         let rowLen = try checkedMul(try checkedMul(p.window.kh, p.window.kw), cg)
-        let scratch = pointwise ? 0 : try checkedMul(try checkedMul(pixels, rowLen), 4)
+        let taps = p.window.kh * p.window.kw
+        let scratch = pointwise ? 0 : indirect ? try checkedMul(try checkedMul(pixels, taps), MemoryLayout<UnsafePointer<Float>>.stride)
+                                               : try checkedMul(try checkedMul(pixels, rowLen), 4)
         let flops = 2 * Double(try checkedCount(out[0])) * Double(rowLen)
         return OpPlan(outputs: out, scratchBytes: scratch, flops: flops)
     }
@@ -74,6 +87,18 @@ final class ConvOp: CompiledOp {
         var image = 0, group = 0
     }
 
+    /// An indirect conv run's state for the threads' pieces (some output pixels each).
+    private struct IndirectPieces {
+        let op: ConvOp
+        let split: RowSplit
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let residual: UnsafePointer<Float>?
+        let table: UnsafeMutablePointer<UnsafePointer<Float>>
+        let h: Int, w: Int, c: Int, pixels: Int
+        let gh: AxisGeometry, gw: AxisGeometry
+        var image = 0
+    }
+
     func run(_ s: Step) {
         let x = s.inputs[0], y = s.outputs[0]
         let (n, h, w, c) = nhwcDims(x.shape, rank: p.window.rank)
@@ -89,6 +114,27 @@ final class ConvOp: CompiledOp {
                 op.table.gemm(m: j.split.m, a: j.x, lda: j.c, b: op.weights[0], c: j.y, ldc: op.cout,
                               bias: op.bias.first.map { UnsafePointer($0.pointer) }, residual: j.residual,
                               activation: op.p.epilogue.activation, rows: rows, panels: panels)
+            }
+            return
+        }
+        if indirect {
+            let table = s.scratch!.assumingMemoryBound(to: UnsafePointer<Float>.self)
+            var job = IndirectPieces(op: self, split: RowSplit(rows: pixels, threads: s.pool.threads), x: x.f32, y: y.f32,
+                                     residual: residual, table: table, h: h, w: w, c: c, pixels: pixels, gh: gh, gw: gw)
+            for img in 0..<n {
+                job.image = img
+                // Each piece fills its own pixels' rows of the table, then runs them.
+                s.pool.parallel(job.split.count, &job) { raw, piece in
+                    let j = raw.assumingMemoryBound(to: IndirectPieces.self).pointee, op = j.op
+                    let rows = j.split.range(piece)
+                    let taps = j.gh.kernel * j.gw.kernel
+                    indirectionTable(j.x + j.image * j.h * j.w * j.c, channels: j.c, zeros: op.zeros.pointer, h: j.gh, w: j.gw,
+                                     table: j.table, pixels: rows)
+                    let offset = j.image * j.pixels * op.cout
+                    op.table.convGemm(table: j.table, taps: taps, cin: j.c, b: op.weights[0], c: j.y + offset, ldc: op.cout,
+                                      bias: op.bias.first.map { UnsafePointer($0.pointer) }, residual: j.residual.map { $0 + offset },
+                                      activation: op.p.epilogue.activation, rows: rows)
+                }
             }
             return
         }

@@ -1,0 +1,91 @@
+@testable import DLInfer
+import CDLInferCPU
+import Testing
+
+/// Every tier's indirect-GEMM convolution against a direct convolution computed in Double, over
+/// odd channel and filter counts, kernel sizes, strides, dilations and paddings, with the epilogue.
+@Suite struct ConvGemmKernelTests {
+    struct Case: CustomStringConvertible, Sendable {
+        let h: Int, w: Int, c: Int, n: Int, kh: Int, kw: Int, stride: Int, dilation: Int, padding: PaddingSpec
+        var description: String { "\(h)x\(w)x\(c)->\(n) k\(kh)x\(kw) s\(stride) d\(dilation) \(padding)" }
+    }
+
+    static let cases: [Case] = [
+        Case(h: 7, w: 9, c: 16, n: 64, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
+        Case(h: 8, w: 8, c: 17, n: 10, kh: 3, kw: 3, stride: 2, dilation: 1, padding: .same),
+        Case(h: 11, w: 6, c: 33, n: 65, kh: 5, kw: 3, stride: 1, dilation: 2, padding: .same),
+        Case(h: 9, w: 9, c: 20, n: 130, kh: 3, kw: 3, stride: 2, dilation: 1, padding: .explicit(top: 0, bottom: 1, left: 0, right: 1)),
+        Case(h: 5, w: 12, c: 64, n: 48, kh: 1, kw: 1, stride: 2, dilation: 1, padding: .valid),
+        Case(h: 13, w: 13, c: 31, n: 97, kh: 2, kw: 5, stride: 3, dilation: 1, padding: .explicit(top: 2, bottom: 2, left: 1, right: 3)),
+        Case(h: 1, w: 1, c: 16, n: 1, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
+    ]
+
+    @Test("every tier matches a direct convolution", arguments: cases)
+    func tiersMatchReference(_ t: Case) throws {
+        var rng = SplitMix(seed: UInt64(t.h * 7919 + t.w * 104729 + t.c * 31 + t.n))
+        let x = (0..<(t.h * t.w * t.c)).map { _ in rng.uniform() }
+        let k = t.kh * t.kw * t.c
+        let kernel = (0..<(k * t.n)).map { _ in rng.uniform() }
+        let bias = (0..<t.n).map { _ in rng.uniform() }
+        let window = Window(rank: 2, kh: t.kh, kw: t.kw, sh: t.stride, sw: t.stride, dh: t.dilation, dw: t.dilation, padding: t.padding)
+        let (gh, gw) = try window.geometry(h: t.h, w: t.w)
+        let pixels = gh.output * gw.output
+        let residual = (0..<(pixels * t.n)).map { _ in rng.uniform() }
+        // Direct convolution in Double: zero padding, taps in [kh][kw][c] order as Keras' kernel.
+        var direct = [Double](repeating: 0, count: pixels * t.n)
+        for oy in 0..<gh.output {
+            for ox in 0..<gw.output {
+                for ky in 0..<t.kh {
+                    let iy = oy * gh.stride - gh.padBefore + ky * gh.dilation
+                    if iy < 0 || iy >= t.h { continue }
+                    for kx in 0..<t.kw {
+                        let ix = ox * gw.stride - gw.padBefore + kx * gw.dilation
+                        if ix < 0 || ix >= t.w { continue }
+                        for ci in 0..<t.c {
+                            let v = Double(x[(iy * t.w + ix) * t.c + ci])
+                            let row = ((ky * t.kw + kx) * t.c + ci) * t.n
+                            for j in 0..<t.n { direct[(oy * gw.output + ox) * t.n + j] += v * Double(kernel[row + j]) }
+                        }
+                    }
+                }
+            }
+        }
+        for tier in ISATier.supported {
+            let table = KernelTable.make(tier)
+            let packed = try kernel.withUnsafeBufferPointer {
+                try PackedMatrix($0.baseAddress!, k: k, n: t.n, ldb: t.n, panelWidth: table.packWidth(t.n))
+            }
+            let padded = try paddedBias(bias, panelWidth: table.panelWidth)
+            let zeros = try AlignedBuffer(count: t.c)
+            let pointers = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: max(1, pixels * t.kh * t.kw))
+            defer { pointers.deallocate() }
+            for act in [Activation.linear, .relu6, .swish] {
+                for withResidual in [false, true] {
+                    var got = [Float](repeating: .nan, count: pixels * t.n)
+                    x.withUnsafeBufferPointer { xp in
+                        residual.withUnsafeBufferPointer { rp in
+                            got.withUnsafeMutableBufferPointer { gp in
+                                // Two pieces, as two threads would run them.
+                                let half = pixels / 2
+                                for rows in [0..<half, half..<pixels] {
+                                    indirectionTable(xp.baseAddress!, channels: t.c, zeros: zeros.pointer, h: gh, w: gw,
+                                                     table: pointers, pixels: rows)
+                                    table.convGemm(table: pointers, taps: t.kh * t.kw, cin: t.c, b: packed, c: gp.baseAddress!, ldc: t.n,
+                                                   bias: UnsafePointer(padded.pointer), residual: withResidual ? rp.baseAddress! : nil,
+                                                   activation: act, rows: rows)
+                                }
+                            }
+                        }
+                    }
+                    var want = direct.indices.map { i in Float(direct[i]) + bias[i % t.n] + (withResidual ? residual[i] : 0) }
+                    want.withUnsafeMutableBufferPointer { wp in
+                        applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: act), wp.baseAddress!, rows: pixels, cols: t.n, ldc: t.n)
+                    }
+                    let tolerance = 1e-5 * Float(k).squareRoot() * 4
+                    let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }
+                    #expect(bad == nil, "\(tier) \(t) \(act) residual \(withResidual): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
+                }
+            }
+        }
+    }
+}
