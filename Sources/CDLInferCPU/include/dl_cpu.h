@@ -9,6 +9,10 @@
  * LZCNT); 0: anything older (baseline x86-64). */
 int dl_cpu_level(void);
 
+/* The spin-wait hint (`pause`, part of baseline x86-64): lets a spinning thread yield the core's
+ * resources and saves power while it waits for the next job. */
+static inline void dl_cpu_relax(void) { __builtin_ia32_pause(); }
+
 /* Activations a kernel can apply in registers before storing. */
 enum { DL_ACT_NONE = 0, DL_ACT_RELU = 1, DL_ACT_CLAMP = 2, DL_ACT_LEAKY = 3 };
 

@@ -1,21 +1,32 @@
+import CDLInferCPU
 import Glibc
+import Synchronization
 
 /// A session's intra-op threads: `parallel(count, &args, body)` runs body(args, 0..<count) with
-/// the caller taking part, and returns when all are done. Workers sleep on a condition variable
-/// between jobs; a job allocates nothing. With one thread everything runs inline.
+/// the caller taking part, and returns when all are done. A job allocates nothing and takes no
+/// lock: indices are claimed with atomics, and between jobs workers spin for a while (an op
+/// follows the previous one within microseconds; waking a sleeping thread costs tens of them)
+/// before they sleep on a condition variable. With one thread everything runs inline.
 final class ThreadPool: @unchecked Sendable {
     let threads: Int
-    private var mutex = pthread_mutex_t()
-    private var wake = pthread_cond_t()
-    private var done = pthread_cond_t()
+    /// The job's generation (high bits) and its next unclaimed index (low 32 bits): a worker
+    /// claims an index only of the generation it was woken for, so a late worker never takes
+    /// part in a job whose fields it has not seen.
+    private let cursor = Atomic<Int>(0)
+    private let generation = Atomic<Int>(0)
+    private let pending = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    // Written by the caller before it publishes a generation; read by workers after claiming.
     private var job: (@convention(c) (UnsafeRawPointer, Int) -> Void)?
     private var jobArgs: UnsafeRawPointer?
-    private var jobCount = 0
-    private var next = 0
-    private var pending = 0
-    private var generation = 0
-    private var stopping = false
+    private let jobCount = Atomic<Int>(0)
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
     private var workers: [pthread_t] = []
+
+    /// Spin iterations (each a `pause`, tens of ns) a worker waits for the next job before it sleeps.
+    private static let spinLimit = 20_000
 
     /// One thread: everything inline (constant folding, single-threaded sessions).
     static let serial = try! ThreadPool(threads: 1)
@@ -24,7 +35,6 @@ final class ThreadPool: @unchecked Sendable {
         self.threads = max(1, threads)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&wake, nil)
-        pthread_cond_init(&done, nil)
         for _ in 1..<self.threads {
             var t = pthread_t()
             let box = Unmanaged.passRetained(WorkerStart(self)).toOpaque()
@@ -50,7 +60,7 @@ final class ThreadPool: @unchecked Sendable {
 
     private func shutdown() {
         pthread_mutex_lock(&mutex)
-        stopping = true
+        stopping.store(true, ordering: .sequentiallyConsistent)
         pthread_cond_broadcast(&wake)
         pthread_mutex_unlock(&mutex)
         for t in workers { pthread_join(t, nil) }
@@ -68,51 +78,65 @@ final class ThreadPool: @unchecked Sendable {
                 for i in 0..<count { body(raw, i) }
                 return
             }
-            pthread_mutex_lock(&mutex)
+            precondition(count < 1 << 31)
             job = body
             jobArgs = raw
-            jobCount = count
-            next = 0
-            pending = count
-            generation &+= 1
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
-            work()
-            pthread_mutex_lock(&mutex)
-            while pending > 0 { pthread_cond_wait(&done, &mutex) }
+            jobCount.store(count, ordering: .relaxed)
+            pending.store(count, ordering: .sequentiallyConsistent)
+            let gen = (generation.load(ordering: .relaxed) &+ 1) & 0x7fff_ffff
+            cursor.store(gen << 32, ordering: .sequentiallyConsistent)
+            generation.store(gen, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(&mutex)
+                pthread_cond_broadcast(&wake)
+                pthread_mutex_unlock(&mutex)
+            }
+            work(gen)
+            while pending.load(ordering: .acquiring) > 0 { dl_cpu_relax() }
             job = nil
             jobArgs = nil
-            jobCount = 0
-            pthread_mutex_unlock(&mutex)
         }
     }
 
-    /// Takes indices of the current job until none are left. The job closure is only borrowed for
-    /// each call, so nothing holds it once the caller sees the job finished.
-    private func work() {
+    /// Claims and runs indices of generation `gen` until none are left.
+    private func work(_ gen: Int) {
         while true {
-            pthread_mutex_lock(&mutex)
-            guard next < jobCount else { pthread_mutex_unlock(&mutex); return }
-            let i = next
-            next += 1
-            pthread_mutex_unlock(&mutex)
-            if let job, let jobArgs { job(jobArgs, i) }
-            pthread_mutex_lock(&mutex)
-            pending -= 1
-            if pending == 0 { pthread_cond_signal(&done) }
-            pthread_mutex_unlock(&mutex)
+            var current = cursor.load(ordering: .acquiring)
+            var index = 0
+            while true {
+                guard current >> 32 == gen else { return }
+                index = current & 0xffff_ffff
+                guard index < jobCount.load(ordering: .relaxed) else { return }
+                let (exchanged, original) = cursor.compareExchange(expected: current, desired: current + 1,
+                                                                   ordering: .acquiringAndReleasing)
+                if exchanged { break }
+                current = original
+            }
+            if let job, let jobArgs { job(jobArgs, index) }
+            pending.subtract(1, ordering: .releasing)
         }
     }
 
     private func workerLoop() {
         var seen = 0
         while true {
-            pthread_mutex_lock(&mutex)
-            while !stopping && generation == seen { pthread_cond_wait(&wake, &mutex) }
-            if stopping { pthread_mutex_unlock(&mutex); return }
-            seen = generation
-            pthread_mutex_unlock(&mutex)
-            work()
+            var spins = 0
+            while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .relaxed) && spins < Self.spinLimit {
+                dl_cpu_relax()
+                spins += 1
+            }
+            if generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .relaxed) {
+                pthread_mutex_lock(&mutex)
+                sleepers.add(1, ordering: .sequentiallyConsistent)
+                while generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .sequentiallyConsistent) {
+                    pthread_cond_wait(&wake, &mutex)
+                }
+                sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                pthread_mutex_unlock(&mutex)
+            }
+            if stopping.load(ordering: .sequentiallyConsistent) { return }
+            seen = generation.load(ordering: .acquiring)
+            work(seen)
         }
     }
 }
