@@ -278,8 +278,106 @@ public func {low}Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoin
                 let w0 = wv(0), w1 = wv(1), w2 = wv(2), w3 = wv(3), w4 = wv(4), w5 = wv(5), w6 = wv(6), w7 = wv(7), w8 = wv(8)
                 let rowsInside = iy0 >= 0 && iy0 + 2 * dh < h
                 let dy: Int = dh * rowStride, dx: Int = dw * c
-                for ox in 0..<ow {{
+                var ox = 0
+                while ox < ow {{
                     let ix0 = ox * sw - left
+                    if rowsInside && full && ox + 4 <= ow && ix0 >= 0 && ix0 + 3 * sw + 2 * dw < w {{
+                        // Four interior output pixels at once: four independent FMA chains.
+                        let sx = sw * c
+                        let r0: UnsafePointer<Float> = input + (iy0 * rowStride + ix0 * c + c0)
+                        let r1: UnsafePointer<Float> = r0 + dy, r2: UnsafePointer<Float> = r1 + dy
+                        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                        a0 = a0.addingProduct(load(r0), w0)
+                        a1 = a1.addingProduct(load(r0 + sx), w0)
+                        a2 = a2.addingProduct(load(r0 + 2 * sx), w0)
+                        a3 = a3.addingProduct(load(r0 + 3 * sx), w0)
+                        a0 = a0.addingProduct(load(r0 + dx), w1)
+                        a1 = a1.addingProduct(load(r0 + dx + sx), w1)
+                        a2 = a2.addingProduct(load(r0 + dx + 2 * sx), w1)
+                        a3 = a3.addingProduct(load(r0 + dx + 3 * sx), w1)
+                        a0 = a0.addingProduct(load(r0 + 2 * dx), w2)
+                        a1 = a1.addingProduct(load(r0 + 2 * dx + sx), w2)
+                        a2 = a2.addingProduct(load(r0 + 2 * dx + 2 * sx), w2)
+                        a3 = a3.addingProduct(load(r0 + 2 * dx + 3 * sx), w2)
+                        a0 = a0.addingProduct(load(r1), w3)
+                        a1 = a1.addingProduct(load(r1 + sx), w3)
+                        a2 = a2.addingProduct(load(r1 + 2 * sx), w3)
+                        a3 = a3.addingProduct(load(r1 + 3 * sx), w3)
+                        a0 = a0.addingProduct(load(r1 + dx), w4)
+                        a1 = a1.addingProduct(load(r1 + dx + sx), w4)
+                        a2 = a2.addingProduct(load(r1 + dx + 2 * sx), w4)
+                        a3 = a3.addingProduct(load(r1 + dx + 3 * sx), w4)
+                        a0 = a0.addingProduct(load(r1 + 2 * dx), w5)
+                        a1 = a1.addingProduct(load(r1 + 2 * dx + sx), w5)
+                        a2 = a2.addingProduct(load(r1 + 2 * dx + 2 * sx), w5)
+                        a3 = a3.addingProduct(load(r1 + 2 * dx + 3 * sx), w5)
+                        a0 = a0.addingProduct(load(r2), w6)
+                        a1 = a1.addingProduct(load(r2 + sx), w6)
+                        a2 = a2.addingProduct(load(r2 + 2 * sx), w6)
+                        a3 = a3.addingProduct(load(r2 + 3 * sx), w6)
+                        a0 = a0.addingProduct(load(r2 + dx), w7)
+                        a1 = a1.addingProduct(load(r2 + dx + sx), w7)
+                        a2 = a2.addingProduct(load(r2 + dx + 2 * sx), w7)
+                        a3 = a3.addingProduct(load(r2 + dx + 3 * sx), w7)
+                        a0 = a0.addingProduct(load(r2 + 2 * dx), w8)
+                        a1 = a1.addingProduct(load(r2 + 2 * dx + sx), w8)
+                        a2 = a2.addingProduct(load(r2 + 2 * dx + 2 * sx), w8)
+                        a3 = a3.addingProduct(load(r2 + 2 * dx + 3 * sx), w8)
+                        do {{
+                            let pixel = oy * ow + ox
+                            let out = output + (pixel * c + c0)
+                            var v = a0 + biasV
+                            if let residual {{ v += load(residual + (pixel * ldr + c0)) }}
+                            switch act {{
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }}
+                            store(v, out)
+                        }}
+                        do {{
+                            let pixel = oy * ow + ox + 1
+                            let out = output + (pixel * c + c0)
+                            var v = a1 + biasV
+                            if let residual {{ v += load(residual + (pixel * ldr + c0)) }}
+                            switch act {{
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }}
+                            store(v, out)
+                        }}
+                        do {{
+                            let pixel = oy * ow + ox + 2
+                            let out = output + (pixel * c + c0)
+                            var v = a2 + biasV
+                            if let residual {{ v += load(residual + (pixel * ldr + c0)) }}
+                            switch act {{
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }}
+                            store(v, out)
+                        }}
+                        do {{
+                            let pixel = oy * ow + ox + 3
+                            let out = output + (pixel * c + c0)
+                            var v = a3 + biasV
+                            if let residual {{ v += load(residual + (pixel * ldr + c0)) }}
+                            switch act {{
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }}
+                            store(v, out)
+                        }}
+                        ox += 4
+                        continue
+                    }}
                     var acc = V()
                     if rowsInside && full && ix0 >= 0 && ix0 + 2 * dw < w {{
                         let r0: UnsafePointer<Float> = input + (iy0 * rowStride + ix0 * c + c0)
@@ -323,6 +421,7 @@ public func {low}Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoin
                     default: break
                     }}
                     if full {{ store(acc, out) }} else {{ storePartial(acc, out, lanes) }}
+                    ox += 1
                 }}
             }} else {{
                 for ox in 0..<ow {{

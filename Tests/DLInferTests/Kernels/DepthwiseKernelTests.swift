@@ -17,6 +17,9 @@ import Testing
         Case(h: 9, w: 9, c: 64, k: 3, stride: 2, dilation: 1, padding: .explicit(top: 0, bottom: 1, left: 0, right: 1)),
         Case(h: 5, w: 12, c: 100, k: 3, stride: 1, dilation: 1, padding: .valid),
         Case(h: 13, w: 13, c: 33, k: 5, stride: 2, dilation: 1, padding: .explicit(top: 2, bottom: 2, left: 1, right: 3)),
+        // Wide rows: the four-pixels-at-once 3x3 path, with dilation and a partial last block.
+        Case(h: 6, w: 21, c: 48, k: 3, stride: 1, dilation: 2, padding: .same),
+        Case(h: 7, w: 30, c: 20, k: 3, stride: 2, dilation: 1, padding: .valid),
     ]
 
     @Test("every tier matches the reference", arguments: cases)
