@@ -152,11 +152,18 @@ final class ConvOp: CompiledOp {
                     let rowLen = op.p.window.kh * op.p.window.kw * op.cg
                     let cols = j.cols!
                     let offset = j.image * j.pixels * op.cout + j.group * og
-                    im2col(j.x + j.image * j.h * j.w * j.c, channels: j.c, c0: j.group * op.cg, cg: op.cg, h: j.gh, w: j.gw,
-                           cols: cols, pixels: rows)
-                    op.table.gemm(m: j.pixels, a: cols, lda: rowLen, b: op.weights[j.group], c: j.y + offset, ldc: op.cout,
-                                  bias: op.bias.isEmpty ? nil : UnsafePointer(op.bias[j.group].pointer),
-                                  residual: j.residual.map { $0 + offset }, activation: op.p.epilogue.activation, rows: rows)
+                    // In blocks of about 64 KB of patches, each multiplied while it is still in cache.
+                    let block = max(6, (16384 / max(rowLen, 1)) / 6 * 6)
+                    var first = rows.lowerBound
+                    while first < rows.upperBound {
+                        let part = first..<min(rows.upperBound, first + block)
+                        im2col(j.x + j.image * j.h * j.w * j.c, channels: j.c, c0: j.group * op.cg, cg: op.cg, h: j.gh, w: j.gw,
+                               cols: cols, pixels: part)
+                        op.table.gemm(m: j.pixels, a: cols, lda: rowLen, b: op.weights[j.group], c: j.y + offset, ldc: op.cout,
+                                      bias: op.bias.isEmpty ? nil : UnsafePointer(op.bias[j.group].pointer),
+                                      residual: j.residual.map { $0 + offset }, activation: op.p.epilogue.activation, rows: part)
+                        first = part.upperBound
+                    }
                 }
             }
         }
