@@ -24,10 +24,7 @@ export DLFUZZ_WEIGHTS=$ROOT/Tests/Fixtures/keras3_jw_seq_cnn/model.weights.h5
 export SWIFT_BACKTRACE=enable=no
 # allocator_may_return_null: libhdf5 asks malloc for sizes read from the file (see
 # Tests/Fuzz/lsan.supp) and copes with NULL, as it gets from glibc; ASan would abort instead.
-# replace_str=0: libhdf5 1.10.8 strdup()s attribute names that are not NUL-terminated in their
-# buffer (Tests/Fuzz/hdf5-upstream/); without it every loader run stops at that upstream bug.
-# (dlinfer's Swift code does not use the C string functions this stops checking.)
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:replace_str=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/Tests/Fuzz/lsan.supp}
 
 mkdir -p "$OUT"

@@ -21,12 +21,38 @@ static inline unsigned dl_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline hid_t dl_h5p_link_create(void) { return H5P_LINK_CREATE; }
 static inline hid_t dl_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 
-/* The type of link `name` (H5L_TYPE_HARD, _SOFT, _EXTERNAL or user-defined), or -1. Wrapped
- * because H5Lget_info and its info struct are versioned macros in HDF5 1.12 and later. */
-static inline int dl_h5l_type(hid_t loc, const char *name, hid_t lapl) {
+/* The type of link `name` (H5L_TYPE_HARD, _SOFT, _EXTERNAL or user-defined), or -1; for a hard
+ * link, *addr is the object header address of its target (else HADDR_UNDEF). Wrapped because
+ * H5Lget_info and its info struct are versioned macros in HDF5 1.12 and later (where a token
+ * replaces the address). */
+static inline int dl_h5l_info(hid_t loc, const char *name, hid_t lapl, haddr_t *addr) {
+    *addr = HADDR_UNDEF;
+#if H5_VERSION_GE(1, 12, 0)
+    H5L_info2_t info;
+    if (H5Lget_info2(loc, name, &info, lapl) < 0) return -1;
+    if (info.type == H5L_TYPE_HARD && H5VLnative_token_to_addr(loc, info.u.token, addr) < 0) return -1;
+#else
     H5L_info_t info;
     if (H5Lget_info(loc, name, &info, lapl) < 0) return -1;
+    if (info.type == H5L_TYPE_HARD) *addr = info.u.address;
+#endif
     return (int)info.type;
+}
+
+/* The object header address of `obj` (for a file, of its root group), or HADDR_UNDEF. Only the
+ * header prefix and message headers are read (H5O_INFO_BASIC), no message is decoded. */
+static inline haddr_t dl_h5o_address(hid_t obj) {
+    haddr_t addr = HADDR_UNDEF;
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    if (H5Oget_info3(obj, &info, H5O_INFO_BASIC) < 0 || H5VLnative_token_to_addr(obj, info.token, &addr) < 0)
+        return HADDR_UNDEF;
+#else
+    H5O_info_t info;
+    if (H5Oget_info2(obj, &info, H5O_INFO_BASIC) < 0) return HADDR_UNDEF;
+    addr = info.addr;
+#endif
+    return addr;
 }
 
 /* An external-link traversal callback that refuses every traversal. */

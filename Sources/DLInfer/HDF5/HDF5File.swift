@@ -52,9 +52,12 @@ final class HDF5File {
     /// Mutable state, guarded by hdf5Lock.
     var weightBytesRead = 0
     var heapCollections: [Int: HeapCollection?] = [:]
+    /// Addresses of the object headers checked so far (ObjectHeader.swift).
+    var checkedHeaders: Set<Int> = []
 
     convenience init(path: String, maxWeightBytes: Int = KerasLoader.defaultMaxWeightBytes) throws {
         let file = try ReadOnlyFile(path)
+        try Self.checkBeforeOpening(path, size: file.size) { file.read(at: $0, count: $1) }
         let id: hid_t = withHDF5 {
             let fapl = H5Pcreate(dl_h5p_file_access())
             defer { H5Pclose(fapl) }
@@ -65,6 +68,10 @@ final class HDF5File {
     }
 
     convenience init(image: [UInt8], label: String, maxWeightBytes: Int = KerasLoader.defaultMaxWeightBytes) throws {
+        try Self.checkBeforeOpening(label, size: image.count) { at, count in
+            guard at >= 0, count >= 0, at <= image.count, count <= image.count - at else { return nil }
+            return Array(image[at..<(at + count)])
+        }
         let id: hid_t = withHDF5 {
             let fapl = H5Pcreate(dl_h5p_file_access())
             defer { H5Pclose(fapl) }
@@ -95,6 +102,8 @@ final class HDF5File {
         self.maxWeightBytes = maxWeightBytes
         layout = setUp.0
         linkAccess = setUp.1
+        // libhdf5 has read the root group's header, but decodes its messages only when asked.
+        try withHDF5 { try checkHeader(at: dl_h5o_address(id), "/") }
     }
 
     deinit { withHDF5 { H5Pclose(linkAccess); H5Fclose(id) } }
@@ -136,12 +145,44 @@ final class HDF5File {
         for component in path.split(separator: "/") {
             prefix += "/" + component
             guard H5Lexists(id, prefix, linkAccess) > 0 else { return false }
-            let type = dl_h5l_type(id, prefix, linkAccess)
+            var address: haddr_t = 0
+            let type = dl_h5l_info(id, prefix, linkAccess, &address)
             guard type == Int32(H5L_TYPE_HARD.rawValue) else {
                 throw DLError.unsupported("\(label):\(prefix): \(Self.linkKind(type)); only hard links are followed (a model file must not reach other files)")
             }
+            try checkHeader(at: address, prefix)
         }
         return true
+    }
+
+    /// Checks the object header at `address` (of the object at `path`) from the raw bytes, before
+    /// libhdf5 decodes any of its messages (call inside withHDF5); each header once.
+    func checkHeader(at address: haddr_t, _ path: String) throws {
+        guard let at = Int(exactly: address) else { throw DLError.format("\(label):\(path): object header address unreadable") }
+        guard !checkedHeaders.contains(at) else { return }
+        try Self.reportingHeaderProblems("\(label):\(path)") {
+            try ObjectHeaderCheck(layout: layout, fileSize: byteCount, read: read).check(at)
+        }
+        checkedHeaders.insert(at)
+    }
+
+    /// The headers H5Fopen reads (the root group's, a superblock extension's), checked before it.
+    private static func checkBeforeOpening(_ label: String, size: Int, read: @escaping (Int, Int) -> [UInt8]?) throws {
+        try reportingHeaderProblems("\(label):/") {
+            guard try ObjectHeaderCheck.checkBeforeOpening(fileSize: size, read: read) else {
+                throw DLError.format("\(label): not a readable HDF5 file (corrupt or truncated?)")
+            }
+        }
+    }
+
+    private static func reportingHeaderProblems(_ location: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch HeaderProblem.malformed(let why) {
+            throw DLError.format("\(location): malformed object header: \(why) (corrupt file?)")
+        } catch HeaderProblem.unsupported(let what) {
+            throw DLError.unsupported("\(location): \(what) is not supported")
+        }
     }
 
     private static func linkKind(_ type: Int32) -> String {

@@ -26,13 +26,6 @@ def through_c_abi(target, data):
 
 
 CASES = sorted((p.parent.name, p) for p in REGRESSIONS.glob("*/*") if p.is_file())
-# Inputs that make libhdf5 itself misbehave (ASan reports inside it; see Tests/Fuzz/README.md).
-# tools/fuzz.sh does not replay them; an uninstrumented process must still get a clean error.
-# Those named *-crashes.* can still crash the process inside libhdf5 1.10.8 depending on the heap
-# layout: a known, unfixed exception (README "Untrusted model files"), so no test claims either
-# outcome for them; the input is kept for the fix.
-CASES += sorted(("loader", p) for p in (FIXTURES.parent / "Fuzz" / "hdf5-upstream").glob("loader-*")
-                if p.is_file() and "-crashes." not in p.name)
 CASES = [pytest.param(t, p, id="%s/%s" % (t, p.name)) for t, p in CASES]
 
 
