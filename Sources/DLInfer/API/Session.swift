@@ -94,7 +94,9 @@ public final class Session {
             let v = plan.inputViews[i]
             v.data.copyMemory(from: input.data!, byteCount: v.count * 4)
         }
+        pool.beginRun()
         plan.execute(profile: options.profile)
+        pool.endRun()
         hasOutputs = true
     }
 

@@ -4,9 +4,10 @@ import Synchronization
 
 /// A session's intra-op threads: `parallel(count, &args, body)` runs body(args, 0..<count) with
 /// the caller taking part, and returns when all are done. A job allocates nothing and takes no
-/// lock: indices are claimed with atomics, and between jobs workers spin for a while (an op
-/// follows the previous one within microseconds; waking a sleeping thread costs tens of them)
-/// before they sleep on a condition variable. With one thread everything runs inline.
+/// lock: indices are claimed with atomics. Inside a run (`beginRun`..`endRun`) workers spin
+/// between jobs for a while (an op follows the previous one within microseconds; waking a
+/// sleeping thread costs tens of them); outside one they sleep on a condition variable, so an
+/// idle session burns no CPU. With one thread everything runs inline.
 final class ThreadPool: @unchecked Sendable {
     let threads: Int
     /// The job's generation (high bits) and its next unclaimed index (low 32 bits): a worker
@@ -17,6 +18,9 @@ final class ThreadPool: @unchecked Sendable {
     private let pending = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
+    /// Bumped by `beginRun` to wake sleeping workers into spinning.
+    private let runEpoch = Atomic<Int>(0)
     // Written by the caller before it publishes a generation; read by workers after claiming.
     private var job: (@convention(c) (UnsafeRawPointer, Int) -> Void)?
     private var jobArgs: UnsafeRawPointer?
@@ -67,6 +71,25 @@ final class ThreadPool: @unchecked Sendable {
         workers = []
     }
 
+    /// Workers spin between jobs from here until `endRun` (sleeping ones are woken now, so they
+    /// are ready by the first parallel op).
+    func beginRun() {
+        guard threads > 1 else { return }
+        running.store(true, ordering: .sequentiallyConsistent)
+        runEpoch.add(1, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_mutex_lock(&mutex)
+            pthread_cond_broadcast(&wake)
+            pthread_mutex_unlock(&mutex)
+        }
+    }
+
+    /// Workers go back to sleep once they see this.
+    func endRun() {
+        guard threads > 1 else { return }
+        running.store(false, ordering: .sequentiallyConsistent)
+    }
+
     /// Runs body(args, i) for every i in 0..<count across the threads; indices are handed out one
     /// at a time, so uneven pieces balance. `body` is a C-convention function, so it captures
     /// nothing: everything it needs travels in `args` (on the caller's stack). Storing a Swift
@@ -92,7 +115,13 @@ final class ThreadPool: @unchecked Sendable {
                 pthread_mutex_unlock(&mutex)
             }
             work(gen)
-            while pending.load(ordering: .acquiring) > 0 { dl_cpu_relax() }
+            // The last pieces are other threads'; if one of them lost its core (more runnable
+            // threads than cores), yielding lets it finish instead of spinning against it.
+            var spins = 0
+            while pending.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins < 4096 { dl_cpu_relax() } else { sched_yield() }
+            }
             job = nil
             jobArgs = nil
         }
@@ -118,25 +147,31 @@ final class ThreadPool: @unchecked Sendable {
     }
 
     private func workerLoop() {
-        var seen = 0
+        var seen = 0, seenEpoch = 0
         while true {
             var spins = 0
-            while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .relaxed) && spins < Self.spinLimit {
+            while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .relaxed)
+                    && running.load(ordering: .relaxed) && spins < Self.spinLimit {
                 dl_cpu_relax()
                 spins += 1
             }
             if generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .relaxed) {
                 pthread_mutex_lock(&mutex)
                 sleepers.add(1, ordering: .sequentiallyConsistent)
-                while generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .sequentiallyConsistent) {
+                while generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .sequentiallyConsistent)
+                        && runEpoch.load(ordering: .sequentiallyConsistent) == seenEpoch {
                     pthread_cond_wait(&wake, &mutex)
                 }
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
                 pthread_mutex_unlock(&mutex)
+                seenEpoch = runEpoch.load(ordering: .sequentiallyConsistent)
             }
             if stopping.load(ordering: .sequentiallyConsistent) { return }
-            seen = generation.load(ordering: .acquiring)
-            work(seen)
+            let gen = generation.load(ordering: .acquiring)
+            if gen != seen {
+                seen = gen
+                work(seen)
+            }
         }
     }
 }
