@@ -151,6 +151,8 @@ class Model:
         self.close()
 
     def _prepare(self, value, info):
+        if type(value) is np.ndarray and value.dtype == info.dtype and value.flags.c_contiguous:
+            return value
         a = np.asarray(value)
         if info.dtype == np.int32:
             if a.dtype.kind not in "biu":
@@ -182,21 +184,34 @@ class Model:
         if len(inputs) != len(self.inputs):
             raise ValueError("model takes %d input(s), got %d" % (len(self.inputs), len(inputs)))
         arrays = [self._prepare(v, info) for v, info in zip(inputs, self.inputs)]
-        shapes = [(ctypes.c_int64 * max(a.ndim, 1))(*a.shape) for a in arrays]
-        cin = (InputC * len(arrays))()
-        for i, (a, s) in enumerate(zip(arrays, shapes)):
-            cin[i].data = a.ctypes.data
-            cin[i].dtype = INT32 if a.dtype == np.int32 else FLOAT32
-            cin[i].rank = a.ndim
-            cin[i].shape = s
+        key = tuple((a.shape, a.dtype.char) for a in arrays)
         with self._lock:
             session = self._open_session()
+            # The C input descriptors and the output shapes are kept for the last input shapes, so a
+            # repeated run costs one call to run and one copy per output.
+            cached = self.__dict__.get("_run_cache")
+            if cached is None or cached[0] != key:
+                shapes = [(ctypes.c_int64 * max(a.ndim, 1))(*a.shape) for a in arrays]
+                cin = (InputC * len(arrays))()
+                for i, (a, s) in enumerate(zip(arrays, shapes)):
+                    cin[i].dtype = INT32 if a.dtype == np.int32 else FLOAT32
+                    cin[i].rank = a.ndim
+                    cin[i].shape = s
+                cached = [key, cin, shapes, None]
+                self._run_cache = cached
+            cin = cached[1]
+            for i, a in enumerate(arrays):
+                cin[i].data = a.ctypes.data
             check(self._lib.dl_session_run(session, len(arrays), cin))
+            if cached[3] is None:
+                view = OutputViewC()
+                out_shapes = []
+                for i in range(len(self.outputs)):
+                    check(self._lib.dl_session_output(session, i, ctypes.byref(view)))
+                    out_shapes.append(tuple(view.shape[k] for k in range(view.rank)))
+                cached[3] = out_shapes
             out = []
-            view = OutputViewC()
-            for i in range(len(self.outputs)):
-                check(self._lib.dl_session_output(session, i, ctypes.byref(view)))
-                shape = tuple(view.shape[k] for k in range(view.rank))
+            for i, shape in enumerate(cached[3]):
                 y = np.empty(shape, dtype=np.float32)
                 check(self._lib.dl_session_output_copy(session, i, y.ctypes.data, y.nbytes))
                 out.append(y)
