@@ -36,6 +36,12 @@ typealias ConvGemmKernel = (_ table: UnsafePointer<UnsafePointer<Float>>, _ taps
                             _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
                             _ panelBegin: Int, _ panelEnd: Int) -> Void
 
+typealias WinogradInputKernel = (_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ padTop: Int, _ padLeft: Int,
+                                  _ tilesW: Int, _ tiles: Int, _ v: UnsafeMutablePointer<Float>, _ tileBegin: Int, _ tileEnd: Int) -> Void
+typealias WinogradOutputKernel = (_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tilesW: Int, _ oh: Int, _ ow: Int,
+                                  _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
+                                  _ tileBegin: Int, _ tileEnd: Int) -> Void
+
 typealias DepthwiseKernel = (_ conv: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl_epilogue>,
                              _ rowBegin: Int, _ rowEnd: Int) -> Void
 
@@ -50,6 +56,11 @@ struct KernelTable {
     let packWidth: (_ n: Int) -> Int
     let sgemm: SgemmKernel
     let convGemm: ConvGemmKernel
+    /// Winograd F(4x4, 3x3) transforms (Kernels/Winograd.swift) and the finiteness check that
+    /// decides whether they may be used on an input.
+    let winogradInput: WinogradInputKernel
+    let winogradOutput: WinogradOutputKernel
+    let allFinite: (_ p: UnsafePointer<Float>, _ count: Int) -> Bool
     /// Depthwise convolution with multiplier 1 over output rows [rowBegin, rowEnd).
     let depthwise: DepthwiseKernel
     /// Max or average pooling over output rows [rowBegin, rowEnd).
@@ -58,11 +69,14 @@ struct KernelTable {
     static func make(_ tier: ISATier) -> KernelTable {
         switch tier {
         case .avx512:
-            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, convGemm: avx512ConvGemm, depthwise: avx512Depthwise, pool: avx512Pool)
+            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, convGemm: avx512ConvGemm, winogradInput: avx512WinogradInput, winogradOutput: avx512WinogradOutput,
+                               allFinite: avx512AllFinite, depthwise: avx512Depthwise, pool: avx512Pool)
         case .avx2:
-            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, convGemm: avx2ConvGemm, depthwise: avx2Depthwise, pool: avx2Pool)
+            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, convGemm: avx2ConvGemm, winogradInput: avx2WinogradInput, winogradOutput: avx2WinogradOutput,
+                               allFinite: avx2AllFinite, depthwise: avx2Depthwise, pool: avx2Pool)
         case .scalar:
-            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, convGemm: scalarConvGemm, depthwise: scalarDepthwise, pool: scalarPool)
+            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, convGemm: scalarConvGemm, winogradInput: scalarWinogradInput, winogradOutput: scalarWinogradOutput,
+                               allFinite: scalarAllFinite, depthwise: scalarDepthwise, pool: scalarPool)
         }
     }
 

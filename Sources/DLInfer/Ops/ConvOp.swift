@@ -1,3 +1,5 @@
+import CDLInferCPU
+
 /// Conv1D/Conv2D (grouped): a 1x1 stride-1 unpadded convolution is one GEMM over all pixels;
 /// other ungrouped convolutions with at least `indirectMinChannels` input channels are an
 /// indirect GEMM (a table of input-pixel addresses per tap, in the plan's scratch, instead of a
@@ -16,11 +18,17 @@ final class ConvOp: CompiledOp {
     let indirect: Bool
     /// cg zeros: what the indirection table points at for taps in the padding.
     let zeros: AlignedBuffer
+    /// A 3x3 stride-1 convolution's 36 Winograd-domain weight matrices (Kernels/Winograd.swift),
+    /// used when the image has at least `winogradMinTiles` 4x4 output tiles and is finite.
+    let winograd: [PackedMatrix]
     let constants: [[Int]]
 
     /// Below this many channels a tap's row is too short for the indirect kernel's per-tap
     /// overhead, and im2col (which copies a kernel row's taps as one run) wins.
     static let indirectMinChannels = 16
+    /// Fewer output tiles than this (a 14x14 output has 16) make the 36 GEMMs too short, and
+    /// their 4x larger weights too costly to stream, for Winograd to win.
+    static let winogradMinTiles = 16
 
     init(_ node: Node, _ p: ConvParams, _ g: IRGraph, _ table: KernelTable) throws {
         self.node = node
@@ -44,6 +52,10 @@ final class ConvOp: CompiledOp {
             && (win.padding == .valid || win.padding == .same || win.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
         indirect = !pointwise && p.groups == 1 && cg >= Self.indirectMinChannels
         zeros = try AlignedBuffer(count: indirect ? cg : 0)
+        let win3x3 = win.rank == 2 && win.kh == 3 && win.kw == 3 && win.sh == 1 && win.sw == 1 && win.dh == 1 && win.dw == 1
+        winograd = indirect && win3x3 && cout >= Self.indirectMinChannels
+            ? try w.data.withUnsafeBufferPointer { try Winograd.transformWeights($0.baseAddress!, cin: cg, cout: cout, table: table) }
+            : []
         constants = g.constantShapes
     }
 
@@ -51,7 +63,7 @@ final class ConvOp: CompiledOp {
         let w = p.window
         let k = w.rank == 1 ? "\(w.kw)" : "\(w.kh)x\(w.kw)"
         let s = w.sh == 1 && w.sw == 1 ? "" : "/\(w.rank == 1 ? "\(w.sw)" : "\(w.sh)x\(w.sw)")"
-        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : indirect ? "indirect gemm" : "im2col+gemm") \(table.tier.rawValue)"
+        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : !winograd.isEmpty ? "winograd|indirect gemm" : indirect ? "indirect gemm" : "im2col+gemm") \(table.tier.rawValue)"
     }
 
     func plan(_ inputs: [Shape]) throws -> OpPlan {
@@ -60,8 +72,14 @@ final class ConvOp: CompiledOp {
         let pixels = try checkedMul(oh, ow)
         let rowLen = try checkedMul(try checkedMul(p.window.kh, p.window.kw), cg)
         let taps = p.window.kh * p.window.kw
-        let scratch = pointwise ? 0 : indirect ? try checkedMul(try checkedMul(pixels, taps), MemoryLayout<UnsafePointer<Float>>.stride)
+        var scratch = pointwise ? 0 : indirect ? try checkedMul(try checkedMul(pixels, taps), MemoryLayout<UnsafePointer<Float>>.stride)
                                                : try checkedMul(try checkedMul(pixels, rowLen), 4)
+        if useWinograd(oh: oh, ow: ow) {
+            // The input transform [36][tiles][cin], then the products [36][tiles][cout].
+            let tiles = try checkedMul((oh + 3) / 4, (ow + 3) / 4)
+            let floats = try checkedMul(try checkedMul(36, tiles), try checkedAdd(cg, cout))
+            scratch = max(scratch, try checkedMul(floats, 4))
+        }
         let flops = 2 * Double(try checkedCount(out[0])) * Double(rowLen)
         return OpPlan(outputs: out, scratchBytes: scratch, flops: flops)
     }
@@ -85,6 +103,67 @@ final class ConvOp: CompiledOp {
         let h: Int, w: Int, c: Int, pixels: Int, rows: Int
         let gh: AxisGeometry, gw: AxisGeometry
         var image = 0, group = 0
+    }
+
+    private func useWinograd(oh: Int, ow: Int) -> Bool {
+        !winograd.isEmpty && ((oh + 3) / 4) * ((ow + 3) / 4) >= Self.winogradMinTiles
+    }
+
+    /// A Winograd conv run's state for the threads' pieces (tiles in the transforms, some of the
+    /// 36 GEMMs in between).
+    private struct WinogradPieces {
+        let op: ConvOp
+        let tileSplit: RowSplit
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let residual: UnsafePointer<Float>?
+        let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
+        let h: Int, w: Int, c: Int, oh: Int, ow: Int, tilesW: Int, tiles: Int, padTop: Int, padLeft: Int
+        var image = 0
+        var epilogue = dl_epilogue()
+    }
+
+    /// Runs the convolution through Winograd F(4x4, 3x3): input transform, 36 GEMMs, output
+    /// transform with the epilogue; each phase split among the threads.
+    private func runWinograd(_ s: Step, n: Int, h: Int, w: Int, c: Int, gh: AxisGeometry, gw: AxisGeometry, residual: UnsafePointer<Float>?) {
+        let tilesW = (gw.output + 3) / 4, tiles = ((gh.output + 3) / 4) * tilesW
+        let v = s.scratch!.assumingMemoryBound(to: Float.self)
+        let register = p.epilogue.activation.registerEpilogue
+        var job = WinogradPieces(op: self, tileSplit: RowSplit(rows: tiles, threads: s.pool.threads, align: 1, minimumRows: 4),
+                                 x: s.inputs[0].f32, y: s.outputs[0].f32, residual: residual, v: v, m: v + 36 * tiles * c,
+                                 h: h, w: w, c: c, oh: gh.output, ow: gw.output, tilesW: tilesW, tiles: tiles,
+                                 padTop: gh.padBefore, padLeft: gw.padBefore)
+        for img in 0..<n {
+            job.image = img
+            let pixels = gh.output * gw.output
+            let biasPointer: UnsafePointer<Float>? = bias.first.map { UnsafePointer($0.pointer) }
+            let residualPointer: UnsafePointer<Float>? = residual.map { $0 + img * pixels * cout }
+            let code: Int32 = register?.code ?? Int32(DL_ACT_NONE)
+            job.epilogue = dl_epilogue(bias: biasPointer, residual: residualPointer, ld_residual: cout, activation: code,
+                                       lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+            s.pool.parallel(job.tileSplit.count, &job) { raw, piece in
+                let j = raw.assumingMemoryBound(to: WinogradPieces.self).pointee
+                let r = j.tileSplit.range(piece)
+                j.op.table.winogradInput(j.x + j.image * j.h * j.w * j.c, j.h, j.w, j.c, j.padTop, j.padLeft, j.tilesW, j.tiles, j.v,
+                                         r.lowerBound, r.upperBound)
+            }
+            s.pool.parallel(36, &job) { raw, e in
+                let j = raw.assumingMemoryBound(to: WinogradPieces.self).pointee, op = j.op
+                op.table.gemm(m: j.tiles, a: j.v + e * j.tiles * j.c, lda: j.c, b: op.winograd[e], c: j.m + e * j.tiles * op.cout,
+                              ldc: op.cout, bias: nil, residual: nil, activation: .linear)
+            }
+            s.pool.parallel(job.tileSplit.count, &job) { raw, piece in
+                let j = raw.assumingMemoryBound(to: WinogradPieces.self), op = j.pointee.op
+                let r = j.pointee.tileSplit.range(piece), image = j.pointee.image
+                withUnsafePointer(to: j.pointee.epilogue) { e in
+                    op.table.winogradOutput(j.pointee.m, j.pointee.tiles, op.cout, j.pointee.tilesW, j.pointee.oh, j.pointee.ow,
+                                            j.pointee.y + image * j.pointee.oh * j.pointee.ow * op.cout, e, r.lowerBound, r.upperBound)
+                }
+            }
+            if register == nil {
+                applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: p.epilogue.activation),
+                              s.outputs[0].f32 + img * pixels * cout, rows: pixels, cols: cout, ldc: cout)
+            }
+        }
     }
 
     /// An indirect conv run's state for the threads' pieces (some output pixels each).
@@ -115,6 +194,10 @@ final class ConvOp: CompiledOp {
                               bias: op.bias.first.map { UnsafePointer($0.pointer) }, residual: j.residual,
                               activation: op.p.epilogue.activation, rows: rows, panels: panels)
             }
+            return
+        }
+        if useWinograd(oh: gh.output, ow: gw.output) && table.allFinite(x.f32, n * h * w * c) {
+            runWinograd(s, n: n, h: h, w: w, c: c, gh: gh, gw: gw, residual: residual)
             return
         }
         if indirect {

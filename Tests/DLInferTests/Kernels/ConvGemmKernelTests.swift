@@ -2,8 +2,9 @@
 import CDLInferCPU
 import Testing
 
-/// Every tier's indirect-GEMM convolution against a direct convolution computed in Double, over
-/// odd channel and filter counts, kernel sizes, strides, dilations and paddings, with the epilogue.
+/// Every tier's indirect-GEMM and Winograd F(4x4, 3x3) convolutions against a direct convolution
+/// computed in Double, over odd channel and filter counts, image sizes (partial tiles), kernel
+/// sizes, strides, dilations and paddings, with the epilogue.
 @Suite struct ConvGemmKernelTests {
     struct Case: CustomStringConvertible, Sendable {
         let h: Int, w: Int, c: Int, n: Int, kh: Int, kw: Int, stride: Int, dilation: Int, padding: PaddingSpec
@@ -86,6 +87,85 @@ import Testing
                     #expect(bad == nil, "\(tier) \(t) \(act) residual \(withResidual): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
                 }
             }
+        }
+    }
+
+    static let winogradCases: [Case] = [
+        Case(h: 9, w: 11, c: 16, n: 64, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
+        Case(h: 14, w: 14, c: 17, n: 33, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
+        Case(h: 13, w: 10, c: 40, n: 130, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .valid),
+        Case(h: 8, w: 8, c: 20, n: 16, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .explicit(top: 2, bottom: 0, left: 0, right: 1)),
+    ]
+
+    @Test("every tier's Winograd transforms match a direct convolution", arguments: winogradCases)
+    func winogradMatchesReference(_ t: Case) throws {
+        var rng = SplitMix(seed: UInt64(t.h * 31 + t.w * 17 + t.c * 7 + t.n))
+        let x = (0..<(t.h * t.w * t.c)).map { _ in rng.uniform() }
+        let k = 9 * t.c
+        let kernel = (0..<(k * t.n)).map { _ in rng.uniform() }
+        let bias = (0..<t.n).map { _ in rng.uniform() }
+        let window = Window(rank: 2, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, padding: t.padding)
+        let (gh, gw) = try window.geometry(h: t.h, w: t.w)
+        let pixels = gh.output * gw.output
+        let residual = (0..<(pixels * t.n)).map { _ in rng.uniform() }
+        var direct = [Double](repeating: 0, count: pixels * t.n)
+        for oy in 0..<gh.output {
+            for ox in 0..<gw.output {
+                for ky in 0..<3 {
+                    let iy = oy - gh.padBefore + ky
+                    if iy < 0 || iy >= t.h { continue }
+                    for kx in 0..<3 {
+                        let ix = ox - gw.padBefore + kx
+                        if ix < 0 || ix >= t.w { continue }
+                        for ci in 0..<t.c {
+                            let v = Double(x[(iy * t.w + ix) * t.c + ci])
+                            let row = ((ky * 3 + kx) * t.c + ci) * t.n
+                            for j in 0..<t.n { direct[(oy * gw.output + ox) * t.n + j] += v * Double(kernel[row + j]) }
+                        }
+                    }
+                }
+            }
+        }
+        let tilesW = (gw.output + 3) / 4, tiles = ((gh.output + 3) / 4) * tilesW
+        for tier in ISATier.supported {
+            let table = KernelTable.make(tier)
+            let u = try kernel.withUnsafeBufferPointer { try Winograd.transformWeights($0.baseAddress!, cin: t.c, cout: t.n, table: table) }
+            let padded = try paddedBias(bias, panelWidth: table.panelWidth)
+            var v = [Float](repeating: .nan, count: 36 * tiles * t.c), m = [Float](repeating: .nan, count: 36 * tiles * t.n)
+            var got = [Float](repeating: .nan, count: pixels * t.n)
+            x.withUnsafeBufferPointer { xp in
+                v.withUnsafeMutableBufferPointer { vp in
+                    // Two pieces of tiles, as two threads would run them.
+                    for r in [0..<(tiles / 2), (tiles / 2)..<tiles] {
+                        table.winogradInput(xp.baseAddress!, t.h, t.w, t.c, gh.padBefore, gw.padBefore, tilesW, tiles, vp.baseAddress!,
+                                            r.lowerBound, r.upperBound)
+                    }
+                }
+            }
+            v.withUnsafeBufferPointer { vp in
+                m.withUnsafeMutableBufferPointer { mp in
+                    for e in 0..<36 {
+                        table.gemm(m: tiles, a: vp.baseAddress! + e * tiles * t.c, lda: t.c, b: u[e], c: mp.baseAddress! + e * tiles * t.n,
+                                   ldc: t.n, bias: nil, residual: nil, activation: .linear)
+                    }
+                }
+            }
+            residual.withUnsafeBufferPointer { rp in
+                var e = dl_epilogue(bias: UnsafePointer(padded.pointer), residual: rp.baseAddress!, ld_residual: t.n,
+                                    activation: Int32(DL_ACT_CLAMP), lo: -1, hi: 6)
+                m.withUnsafeBufferPointer { mp in
+                    got.withUnsafeMutableBufferPointer { gp in
+                        table.winogradOutput(mp.baseAddress!, tiles, t.n, tilesW, gh.output, gw.output, gp.baseAddress!, &e, 0, tiles)
+                    }
+                }
+            }
+            let want = direct.indices.map { i in min(max(Float(direct[i]) + bias[i % t.n] + residual[i], -1), 6) }
+            let tolerance: Float = 2e-5 * Float(k).squareRoot() * 4
+            let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }
+            #expect(bad == nil, "\(tier) \(t): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
+            let x2 = x.indices.map { $0 == 5 ? Float.infinity : x[$0] }
+            #expect(x2.withUnsafeBufferPointer { table.allFinite($0.baseAddress!, $0.count) } == false, "\(tier): an infinity is seen")
+            #expect(x.withUnsafeBufferPointer { table.allFinite($0.baseAddress!, $0.count) }, "\(tier): finite data is finite")
         }
     }
 }
