@@ -26,8 +26,8 @@ MR = 6
 def kernel(name, lanes, nv, mr, panel, indirect=False):
     """A tile of mr rows x nv vectors; it reads the first nv vectors of each k row of a panel
     `panel` columns wide (narrower tiles serve the last panel of an n that is not a multiple).
-    `indirect`: a convolution without im2col. Row r's k = tap * cin + ci reads
-    ptrs[r * taps + tap][ci] (the input pixel under that tap, or a zero row for padding)."""
+    `indirect`: a convolution without im2col, over taps [t0, t1) and channels [c0, c0 + kc):
+    row r reads ptrs[r * taps + tap][c0 + k] (the input pixel under that tap, or a zero row)."""
     nr = lanes * nv
     acc = [["c%d%d" % (r, j) for j in range(nv)] for r in range(mr)]
     out = []
@@ -35,10 +35,9 @@ def kernel(name, lanes, nv, mr, panel, indirect=False):
     if indirect:
         w("/// C[%d x cols] = sum over taps of the tap's input rows * B panel, then the epilogue." % mr)
         w("@inline(__always)")
-        w("private func convKernel%dx%d(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int," % (mr, nr))
-        w("                            _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,")
-        w("                            _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {")
-        w("    let accumulate = false")
+        w("private func convKernel%dx%d(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int," % (mr, nr))
+        w("                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,")
+        w("                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {")
         for r in range(mr):
             w("    let p%d = ptrs + %s * taps" % (r, "0" if r == 0 else "min(%d, rows - 1)" % r))
     else:
@@ -54,10 +53,10 @@ def kernel(name, lanes, nv, mr, panel, indirect=False):
     w("    var bp = b")
     ind = "    "
     if indirect:
-        w("    for t in 0..<taps {")
+        w("    for t in t0..<t1 {")
         for r in range(mr):
-            w("        let a%d = p%d[t]" % (r, r))
-        w("        for k in 0..<cin {")
+            w("        let a%d = p%d[t] + c0" % (r, r))
+        w("        for k in 0..<kc {")
         ind = "        "
     else:
         w("    for k in 0..<kc {")
@@ -130,7 +129,7 @@ def module(name, lanes, nv, kc):
     conv_dispatch = []
     for j in range(1, nv + 1):
         cond = "default" if j == nv else "case %d" % j
-        conv_dispatch.append("        %s: convKernel{mr}x{w}(ptrs, taps, cin, rows, b, c, ldc, cols, epi, col0, row0, ldb)".format(mr=MR, w=j * lanes) % cond)
+        conv_dispatch.append("        %s: convKernel{mr}x{w}(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)".format(mr=MR, w=j * lanes) % cond)
     dispatch = []
     for j in range(1, nv + 1):
         cond = "default" if j == nv else "case %d" % j
@@ -190,9 +189,9 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
 
 /// A convolution tile of up to {mr} output pixels (see `{low}ConvGemm`).
 @inline(__always)
-private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int,
-                      _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
-                      _ epi: UnsafePointer<dl_epilogue>, _ col0: Int, _ row0: Int, _ ldb: Int) {{
+private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                      _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                      _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {{
     switch (cols + {lanes1}) / {lanes} {{
 {conv_dispatch}
     }}
@@ -202,20 +201,35 @@ private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, 
 /// convolution without im2col (an indirect GEMM): `table[p * taps + t]` is the address of the
 /// `cin` input channels under tap t of output pixel p, or of `cin` zeros where the tap falls in
 /// the padding. B is the [taps * cin, n] weight matrix packed as for `{low}Sgemm`; the epilogue
-/// is the same.
+/// is the same. K is cut in blocks of about {kc} (whole taps when cin is smaller, else parts of
+/// one tap's channels), so a block of B stays in cache while all row tiles use it.
 public func {low}ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ n: Int,
                            _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                            _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
                            _ panelBegin: Int, _ panelEnd: Int) {{
     let pw = {low}PanelWidth(forColumns: n), k = taps * cin
+    let tapsPerBlock = max(1, {kc} / max(cin, 1)), chunk = min(cin, {kc})
     for p in panelBegin..<panelEnd {{
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
-        var i = rowBegin
-        while i < rowEnd {{
-            let rows = min({mr}, rowEnd - i)
-            convTile(table + i * taps, taps, cin, rows, bp, c + i * ldc + col0, ldc, cols, epilogue, col0, i, pw)
-            i += rows
+        var t0 = 0
+        while t0 < taps {{
+            let t1 = cin >= {kc} ? t0 + 1 : min(taps, t0 + tapsPerBlock)
+            var c0 = 0
+            while c0 < cin {{
+                let kc = min(chunk, cin - c0)
+                let first = t0 == 0 && c0 == 0, last = t1 == taps && c0 + kc >= cin
+                let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
+                let bk = bp + (t0 * cin + c0) * pw
+                var i = rowBegin
+                while i < rowEnd {{
+                    let rows = min({mr}, rowEnd - i)
+                    convTile(table + i * taps, taps, t0, t1, c0, kc, rows, bk, c + i * ldc + col0, ldc, cols, !first, epi, col0, i, pw)
+                    i += rows
+                }}
+                c0 += kc
+            }}
+            t0 = t1
         }}
     }}
 }}

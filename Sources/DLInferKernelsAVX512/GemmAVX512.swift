@@ -1448,10 +1448,9 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
 
 /// C[6 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
 @inline(__always)
-private func convKernel6x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int,
-                            _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
-                            _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
-    let accumulate = false
+private func convKernel6x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let p0 = ptrs + 0 * taps
     let p1 = ptrs + min(1, rows - 1) * taps
     let p2 = ptrs + min(2, rows - 1) * taps
@@ -1465,14 +1464,14 @@ private func convKernel6x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     var c40 = V()
     var c50 = V()
     var bp = b
-    for t in 0..<taps {
-        let a0 = p0[t]
-        let a1 = p1[t]
-        let a2 = p2[t]
-        let a3 = p3[t]
-        let a4 = p4[t]
-        let a5 = p5[t]
-        for k in 0..<cin {
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        let a3 = p3[t] + c0
+        let a4 = p4[t] + c0
+        let a5 = p5[t] + c0
+        for k in 0..<kc {
             let b0 = load(bp + 0)
             let s0 = V(repeating: a0[k])
             c00 = c00.addingProduct(s0, b0)
@@ -1664,10 +1663,9 @@ private func convKernel6x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
 
 /// C[6 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
 @inline(__always)
-private func convKernel6x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int,
-                            _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
-                            _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
-    let accumulate = false
+private func convKernel6x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let p0 = ptrs + 0 * taps
     let p1 = ptrs + min(1, rows - 1) * taps
     let p2 = ptrs + min(2, rows - 1) * taps
@@ -1681,14 +1679,14 @@ private func convKernel6x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     var c40 = V(), c41 = V()
     var c50 = V(), c51 = V()
     var bp = b
-    for t in 0..<taps {
-        let a0 = p0[t]
-        let a1 = p1[t]
-        let a2 = p2[t]
-        let a3 = p3[t]
-        let a4 = p4[t]
-        let a5 = p5[t]
-        for k in 0..<cin {
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        let a3 = p3[t] + c0
+        let a4 = p4[t] + c0
+        let a5 = p5[t] + c0
+        for k in 0..<kc {
             let b0 = load(bp + 0)
             let b1 = load(bp + 16)
             let s0 = V(repeating: a0[k])
@@ -1936,10 +1934,9 @@ private func convKernel6x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
 
 /// C[6 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
 @inline(__always)
-private func convKernel6x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int,
-                            _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
-                            _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
-    let accumulate = false
+private func convKernel6x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let p0 = ptrs + 0 * taps
     let p1 = ptrs + min(1, rows - 1) * taps
     let p2 = ptrs + min(2, rows - 1) * taps
@@ -1953,14 +1950,14 @@ private func convKernel6x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     var c40 = V(), c41 = V(), c42 = V()
     var c50 = V(), c51 = V(), c52 = V()
     var bp = b
-    for t in 0..<taps {
-        let a0 = p0[t]
-        let a1 = p1[t]
-        let a2 = p2[t]
-        let a3 = p3[t]
-        let a4 = p4[t]
-        let a5 = p5[t]
-        for k in 0..<cin {
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        let a3 = p3[t] + c0
+        let a4 = p4[t] + c0
+        let a5 = p5[t] + c0
+        for k in 0..<kc {
             let b0 = load(bp + 0)
             let b1 = load(bp + 16)
             let b2 = load(bp + 32)
@@ -2264,10 +2261,9 @@ private func convKernel6x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
 
 /// C[6 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
 @inline(__always)
-private func convKernel6x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int,
-                            _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
-                            _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
-    let accumulate = false
+private func convKernel6x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     let p0 = ptrs + 0 * taps
     let p1 = ptrs + min(1, rows - 1) * taps
     let p2 = ptrs + min(2, rows - 1) * taps
@@ -2281,14 +2277,14 @@ private func convKernel6x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     var c40 = V(), c41 = V(), c42 = V(), c43 = V()
     var c50 = V(), c51 = V(), c52 = V(), c53 = V()
     var bp = b
-    for t in 0..<taps {
-        let a0 = p0[t]
-        let a1 = p1[t]
-        let a2 = p2[t]
-        let a3 = p3[t]
-        let a4 = p4[t]
-        let a5 = p5[t]
-        for k in 0..<cin {
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        let a3 = p3[t] + c0
+        let a4 = p4[t] + c0
+        let a5 = p5[t] + c0
+        for k in 0..<kc {
             let b0 = load(bp + 0)
             let b1 = load(bp + 16)
             let b2 = load(bp + 32)
@@ -2698,14 +2694,14 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
 
 /// A convolution tile of up to 6 output pixels (see `avx512ConvGemm`).
 @inline(__always)
-private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ rows: Int,
-                      _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
-                      _ epi: UnsafePointer<dl_epilogue>, _ col0: Int, _ row0: Int, _ ldb: Int) {
+private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                      _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                      _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     switch (cols + 15) / 16 {
-        case 1: convKernel6x16(ptrs, taps, cin, rows, b, c, ldc, cols, epi, col0, row0, ldb)
-        case 2: convKernel6x32(ptrs, taps, cin, rows, b, c, ldc, cols, epi, col0, row0, ldb)
-        case 3: convKernel6x48(ptrs, taps, cin, rows, b, c, ldc, cols, epi, col0, row0, ldb)
-        default: convKernel6x64(ptrs, taps, cin, rows, b, c, ldc, cols, epi, col0, row0, ldb)
+        case 1: convKernel6x16(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+        case 2: convKernel6x32(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+        case 3: convKernel6x48(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+        default: convKernel6x64(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
     }
 }
 
@@ -2713,20 +2709,35 @@ private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, 
 /// convolution without im2col (an indirect GEMM): `table[p * taps + t]` is the address of the
 /// `cin` input channels under tap t of output pixel p, or of `cin` zeros where the tap falls in
 /// the padding. B is the [taps * cin, n] weight matrix packed as for `avx512Sgemm`; the epilogue
-/// is the same.
+/// is the same. K is cut in blocks of about 384 (whole taps when cin is smaller, else parts of
+/// one tap's channels), so a block of B stays in cache while all row tiles use it.
 public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ n: Int,
                            _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                            _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
                            _ panelBegin: Int, _ panelEnd: Int) {
     let pw = avx512PanelWidth(forColumns: n), k = taps * cin
+    let tapsPerBlock = max(1, 384 / max(cin, 1)), chunk = min(cin, 384)
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
-        var i = rowBegin
-        while i < rowEnd {
-            let rows = min(6, rowEnd - i)
-            convTile(table + i * taps, taps, cin, rows, bp, c + i * ldc + col0, ldc, cols, epilogue, col0, i, pw)
-            i += rows
+        var t0 = 0
+        while t0 < taps {
+            let t1 = cin >= 384 ? t0 + 1 : min(taps, t0 + tapsPerBlock)
+            var c0 = 0
+            while c0 < cin {
+                let kc = min(chunk, cin - c0)
+                let first = t0 == 0 && c0 == 0, last = t1 == taps && c0 + kc >= cin
+                let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
+                let bk = bp + (t0 * cin + c0) * pw
+                var i = rowBegin
+                while i < rowEnd {
+                    let rows = min(6, rowEnd - i)
+                    convTile(table + i * taps, taps, t0, t1, c0, kc, rows, bk, c + i * ldc + col0, ldc, cols, !first, epi, col0, i, pw)
+                    i += rows
+                }
+                c0 += kc
+            }
+            t0 = t1
         }
     }
 }

@@ -19,6 +19,9 @@ import Testing
         Case(h: 5, w: 12, c: 64, n: 48, kh: 1, kw: 1, stride: 2, dilation: 1, padding: .valid),
         Case(h: 13, w: 13, c: 31, n: 97, kh: 2, kw: 5, stride: 3, dilation: 1, padding: .explicit(top: 2, bottom: 2, left: 1, right: 3)),
         Case(h: 1, w: 1, c: 16, n: 1, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
+        // More channels than a K block: each tap's channels in several blocks.
+        Case(h: 5, w: 4, c: 400, n: 40, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
+        Case(h: 3, w: 7, c: 300, n: 70, kh: 1, kw: 2, stride: 1, dilation: 1, padding: .valid),
     ]
 
     @Test("every tier matches a direct convolution", arguments: cases)
