@@ -79,17 +79,20 @@ extension KernelTable {
     /// One image's convolution as an indirect GEMM (see `ConvGemmKernel`): rows `rows` (output
     /// pixels) of c = act(conv + bias + residual), every column.
     func convGemm(table: UnsafePointer<UnsafePointer<Float>>, taps: Int, cin: Int, b: PackedMatrix, c: UnsafeMutablePointer<Float>,
-                  ldc: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation, rows: Range<Int>) {
-        if rows.isEmpty || b.n == 0 { return }
+                  ldc: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation, rows: Range<Int>,
+                  panels: Range<Int>? = nil) {
+        let panels = panels ?? 0..<b.panels
+        if rows.isEmpty || panels.isEmpty || b.n == 0 { return }
+        let col0 = panels.lowerBound * b.panelWidth, cols = min(b.n, panels.upperBound * b.panelWidth) - col0
         let register = activation.registerEpilogue
         var e = dl_epilogue(bias: bias, residual: residual, ld_residual: ldc,
                             activation: register?.code ?? Int32(DL_ACT_NONE), lo: register?.lo ?? 0, hi: register?.hi ?? 0)
         withUnsafePointer(to: &e) {
-            convGemm(table, taps, cin, b.n, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound, 0, b.panels)
+            convGemm(table, taps, cin, b.n, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound, panels.lowerBound, panels.upperBound)
         }
         if register == nil {
-            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c + rows.lowerBound * ldc,
-                          rows: rows.count, cols: b.n, ldc: ldc)
+            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c + rows.lowerBound * ldc + col0,
+                          rows: rows.count, cols: cols, ldc: ldc)
         }
     }
 }

@@ -170,6 +170,7 @@ final class ConvOp: CompiledOp {
     private struct IndirectPieces {
         let op: ConvOp
         let split: RowSplit
+        let gemm: GemmSplit
         let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
         let residual: UnsafePointer<Float>?
         let table: UnsafeMutablePointer<UnsafePointer<Float>>
@@ -202,21 +203,26 @@ final class ConvOp: CompiledOp {
         }
         if indirect {
             let table = s.scratch!.assumingMemoryBound(to: UnsafePointer<Float>.self)
-            var job = IndirectPieces(op: self, split: RowSplit(rows: pixels, threads: s.pool.threads), x: x.f32, y: y.f32,
+            var job = IndirectPieces(op: self, split: RowSplit(rows: pixels, threads: s.pool.threads),
+                                     gemm: GemmSplit(m: pixels, b: weights[0], threads: s.pool.threads), x: x.f32, y: y.f32,
                                      residual: residual, table: table, h: h, w: w, c: c, pixels: pixels, gh: gh, gw: gw)
             for img in 0..<n {
                 job.image = img
-                // Each piece fills its own pixels' rows of the table, then runs them.
+                // The table's rows first, then the GEMM by rows or by column panels (few pixels, as in
+                // late layers, split better by panels).
                 s.pool.parallel(job.split.count, &job) { raw, piece in
+                    let j = raw.assumingMemoryBound(to: IndirectPieces.self).pointee
+                    indirectionTable(j.x + j.image * j.h * j.w * j.c, channels: j.c, zeros: j.op.zeros.pointer, h: j.gh, w: j.gw,
+                                     table: j.table, pixels: j.split.range(piece))
+                }
+                s.pool.parallel(job.gemm.count, &job) { raw, piece in
                     let j = raw.assumingMemoryBound(to: IndirectPieces.self).pointee, op = j.op
-                    let rows = j.split.range(piece)
-                    let taps = j.gh.kernel * j.gw.kernel
-                    indirectionTable(j.x + j.image * j.h * j.w * j.c, channels: j.c, zeros: op.zeros.pointer, h: j.gh, w: j.gw,
-                                     table: j.table, pixels: rows)
+                    let (rows, panels) = j.gemm.ranges(piece)
                     let offset = j.image * j.pixels * op.cout
-                    op.table.convGemm(table: j.table, taps: taps, cin: j.c, b: op.weights[0], c: j.y + offset, ldc: op.cout,
-                                      bias: op.bias.first.map { UnsafePointer($0.pointer) }, residual: j.residual.map { $0 + offset },
-                                      activation: op.p.epilogue.activation, rows: rows)
+                    op.table.convGemm(table: j.table, taps: j.gh.kernel * j.gw.kernel, cin: j.c, b: op.weights[0], c: j.y + offset,
+                                      ldc: op.cout, bias: op.bias.first.map { UnsafePointer($0.pointer) },
+                                      residual: j.residual.map { $0 + offset }, activation: op.p.epilogue.activation,
+                                      rows: rows, panels: panels)
                 }
             }
             return
