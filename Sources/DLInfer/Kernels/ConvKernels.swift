@@ -110,6 +110,16 @@ func indirectionTable(_ input: UnsafePointer<Float>, channels: Int, zeros: Unsaf
     }
 }
 
+/// The portable tier's im2col (the kernel table's form of `im2col`).
+func scalarIm2col(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ c0: Int, _ cg: Int,
+                  _ kh: Int, _ kw: Int, _ sh: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ padTop: Int, _ padLeft: Int,
+                  _ ow: Int, _ cols: UnsafeMutablePointer<Float>, _ pixelBegin: Int, _ pixelEnd: Int) {
+    let oh = pixelEnd > 0 ? (pixelEnd - 1) / ow + 1 : 0
+    let gh = AxisGeometry(input: h, kernel: kh, stride: sh, dilation: dh, padBefore: padTop, output: oh)
+    let gw = AxisGeometry(input: w, kernel: kw, stride: sw, dilation: dw, padBefore: padLeft, output: ow)
+    im2col(x, channels: c, c0: c0, cg: cg, h: gh, w: gw, cols: cols, pixels: pixelBegin..<pixelEnd)
+}
+
 /// A copy that does not call memmove for the few floats of a small-channel tap.
 @inline(__always)
 private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {

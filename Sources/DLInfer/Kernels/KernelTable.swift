@@ -42,6 +42,11 @@ typealias WinogradOutputKernel = (_ m: UnsafePointer<Float>, _ tiles: Int, _ n: 
                                   _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
                                   _ tileBegin: Int, _ tileEnd: Int) -> Void
 
+/// Patch rows [pixelBegin, pixelEnd) of one image for channels [c0, c0 + cg) (see im2col).
+typealias Im2colKernel = (_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ c0: Int, _ cg: Int,
+                          _ kh: Int, _ kw: Int, _ sh: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ padTop: Int, _ padLeft: Int,
+                          _ ow: Int, _ cols: UnsafeMutablePointer<Float>, _ pixelBegin: Int, _ pixelEnd: Int) -> Void
+
 typealias DepthwiseKernel = (_ conv: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl_epilogue>,
                              _ rowBegin: Int, _ rowEnd: Int) -> Void
 
@@ -61,6 +66,7 @@ struct KernelTable {
     let winogradInput: WinogradInputKernel
     let winogradOutput: WinogradOutputKernel
     let allFinite: (_ p: UnsafePointer<Float>, _ count: Int) -> Bool
+    let im2col: Im2colKernel
     /// Depthwise convolution with multiplier 1 over output rows [rowBegin, rowEnd).
     let depthwise: DepthwiseKernel
     /// Max or average pooling over output rows [rowBegin, rowEnd).
@@ -70,13 +76,13 @@ struct KernelTable {
         switch tier {
         case .avx512:
             return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, convGemm: avx512ConvGemm, winogradInput: avx512WinogradInput, winogradOutput: avx512WinogradOutput,
-                               allFinite: avx512AllFinite, depthwise: avx512Depthwise, pool: avx512Pool)
+                               allFinite: avx512AllFinite, im2col: avx512Im2col, depthwise: avx512Depthwise, pool: avx512Pool)
         case .avx2:
             return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, convGemm: avx2ConvGemm, winogradInput: avx2WinogradInput, winogradOutput: avx2WinogradOutput,
-                               allFinite: avx2AllFinite, depthwise: avx2Depthwise, pool: avx2Pool)
+                               allFinite: avx2AllFinite, im2col: avx2Im2col, depthwise: avx2Depthwise, pool: avx2Pool)
         case .scalar:
             return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, convGemm: scalarConvGemm, winogradInput: scalarWinogradInput, winogradOutput: scalarWinogradOutput,
-                               allFinite: scalarAllFinite, depthwise: scalarDepthwise, pool: scalarPool)
+                               allFinite: scalarAllFinite, im2col: scalarIm2col, depthwise: scalarDepthwise, pool: scalarPool)
         }
     }
 

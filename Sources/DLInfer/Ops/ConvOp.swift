@@ -246,8 +246,9 @@ final class ConvOp: CompiledOp {
                     var first = rows.lowerBound
                     while first < rows.upperBound {
                         let part = first..<min(rows.upperBound, first + block)
-                        im2col(j.x + j.image * j.h * j.w * j.c, channels: j.c, c0: j.group * op.cg, cg: op.cg, h: j.gh, w: j.gw,
-                               cols: cols, pixels: part)
+                        op.table.im2col(j.x + j.image * j.h * j.w * j.c, j.h, j.w, j.c, j.group * op.cg, op.cg, j.gh.kernel, j.gw.kernel,
+                                        j.gh.stride, j.gw.stride, j.gh.dilation, j.gw.dilation, j.gh.padBefore, j.gw.padBefore,
+                                        j.gw.output, cols, part.lowerBound, part.upperBound)
                         op.table.gemm(m: j.pixels, a: cols, lda: rowLen, b: op.weights[j.group], c: j.y + offset, ldc: op.cout,
                                       bias: op.bias.isEmpty ? nil : UnsafePointer(op.bias[j.group].pointer),
                                       residual: j.residual.map { $0 + offset }, activation: op.p.epilogue.activation, rows: part)

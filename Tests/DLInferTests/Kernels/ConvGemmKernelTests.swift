@@ -171,4 +171,36 @@ import Testing
             #expect(x.withUnsafeBufferPointer { table.allFinite($0.baseAddress!, $0.count) }, "\(tier): finite data is finite")
         }
     }
+
+    @Test("every tier's im2col matches the reference, with groups, dilation and padding")
+    func im2colMatchesReference() throws {
+        // (h, w, c, c0, cg, kh, kw, stride, dilation, padding)
+        let cases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int, PaddingSpec)] = [
+            (9, 7, 1, 0, 1, 3, 3, 1, 1, .same), (8, 8, 3, 0, 3, 7, 7, 2, 1, .same), (6, 11, 8, 3, 5, 3, 2, 1, 2, .valid),
+            (5, 5, 20, 0, 20, 3, 3, 2, 1, .explicit(top: 1, bottom: 0, left: 2, right: 1)), (4, 13, 33, 0, 33, 1, 5, 3, 1, .same),
+        ]
+        var rng = SplitMix(seed: 5)
+        for (h, w, c, c0, cg, kh, kw, stride, dilation, padding) in cases {
+            let x = (0..<(h * w * c)).map { _ in rng.uniform() }
+            let window = Window(rank: 2, kh: kh, kw: kw, sh: stride, sw: stride, dh: dilation, dw: dilation, padding: padding)
+            let (gh, gw) = try window.geometry(h: h, w: w)
+            let pixels = gh.output * gw.output, rowLen = kh * kw * cg
+            var want = [Float](repeating: .nan, count: pixels * rowLen)
+            x.withUnsafeBufferPointer { xp in
+                want.withUnsafeMutableBufferPointer { im2col(xp.baseAddress!, channels: c, c0: c0, cg: cg, h: gh, w: gw, cols: $0.baseAddress!) }
+            }
+            for tier in ISATier.supported {
+                var got = [Float](repeating: .nan, count: pixels * rowLen)
+                x.withUnsafeBufferPointer { xp in
+                    got.withUnsafeMutableBufferPointer { gp in
+                        for r in [0..<(pixels / 3), (pixels / 3)..<pixels] {
+                            KernelTable.make(tier).im2col(xp.baseAddress!, h, w, c, c0, cg, kh, kw, stride, stride, dilation, dilation,
+                                                          gh.padBefore, gw.padBefore, gw.output, gp.baseAddress!, r.lowerBound, r.upperBound)
+                        }
+                    }
+                }
+                #expect(got == want, "\(tier) \(h)x\(w)x\(c) c0 \(c0) cg \(cg) k\(kh)x\(kw) s\(stride) d\(dilation) \(padding)")
+            }
+        }
+    }
 }
