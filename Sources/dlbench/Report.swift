@@ -39,6 +39,8 @@ struct Profile {
 
     let runs: Int
     let ops: [Op]
+    /// The measured single-thread FMA peak of the kernel tier (GFLOP/s), for the "% peak" column.
+    var peakGflops: Double?
     let secondsPerRun: Double
     let gemmSecondsPerRun: Double
     let gemmGflops: Double?
@@ -102,11 +104,16 @@ extension Results {
     private func profileText(_ p: Profile) -> [String] {
         let opWidth = max(2, p.ops.map(\.label.count).max() ?? 0)
         var lines = ["", "profile      \(p.runs) runs of a separate profiling session, slowest op first",
-                     "rank  \(pad("op", opWidth))   ms/run   share  GFLOP/s  layers"]
+                     "rank  \(pad("op", opWidth))   ms/run   share  GFLOP/s   %peak  layers"]
+        if let peak = p.peakGflops {
+            lines.insert("peak         \(fixed(peak, 1)) GFLOP/s per thread (measured: independent FMA chains at this tier); "
+                         + "%peak = GFLOP/s / threads / peak; Winograd ops count direct-convolution FLOPs", at: 1)
+        }
         for (i, op) in p.ops.enumerated() {
+            let percent = op.gflops.flatMap { g in p.peakGflops.map { fixed(100 * g / Double(threads) / $0, 0) + "%" } } ?? ""
             lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.secondsPerRun * 1000, 3), 9)
                          + padLeft(fixed(p.share(op.secondsPerRun), 1) + "%", 8) + padLeft(op.gflops.map { fixed($0, 1) } ?? "", 9)
-                         + "  " + truncated(op.layers.joined(separator: ", "), 60))
+                         + padLeft(percent, 8) + "  " + truncated(op.layers.joined(separator: ", "), 60))
         }
         lines += [
             "total        \(ms(p.secondsPerRun)) ms/run",
@@ -237,6 +244,7 @@ extension Results {
             ("gemm_conv_share_percent", .number(p.share(p.gemmSecondsPerRun))),
             ("other_share_percent", .number(p.share(p.secondsPerRun - p.gemmSecondsPerRun))),
             ("gemm_conv_gflops", .number(p.gemmGflops)),
+            ("peak_gflops_per_thread", .number(p.peakGflops)),
             ("ops", .array(p.ops.enumerated().map { i, op in
                 .object([("rank", .int(i + 1)), ("op", .string(op.label)), ("ms_per_run", .number(op.secondsPerRun * 1000)),
                          ("share_percent", .number(p.share(op.secondsPerRun))), ("gflops", .number(op.gflops)),

@@ -191,7 +191,9 @@ func profile(_ model: Model, _ inputs: BoundInputs, runs: Int, warmup: Int, thre
     session.resetProfile()
     _ = try timedRuns(RunLimit(runs: runs, seconds: .infinity), expectedSeconds: Double(runs) * perRunEstimate,
                       label: "profiling") { try inputs.run(session) }
-    return Profile(session.profile())
+    var result = Profile(session.profile())
+    result.peakGflops = measuredPeakGflops()
+    return result
 }
 
 do {

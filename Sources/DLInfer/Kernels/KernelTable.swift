@@ -67,6 +67,9 @@ struct KernelTable {
     let winogradOutput: WinogradOutputKernel
     let allFinite: (_ p: UnsafePointer<Float>, _ count: Int) -> Bool
     let im2col: Im2colKernel
+    /// Lanes per vector and the FMA throughput probe (Kernels/Peak.swift).
+    let lanes: Int
+    let fmaProbe: (_ iterations: Int, _ sink: UnsafeMutablePointer<Float>) -> Void
     /// Depthwise convolution with multiplier 1 over output rows [rowBegin, rowEnd).
     let depthwise: DepthwiseKernel
     /// Max or average pooling over output rows [rowBegin, rowEnd).
@@ -76,13 +79,13 @@ struct KernelTable {
         switch tier {
         case .avx512:
             return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, convGemm: avx512ConvGemm, winogradInput: avx512WinogradInput, winogradOutput: avx512WinogradOutput,
-                               allFinite: avx512AllFinite, im2col: avx512Im2col, depthwise: avx512Depthwise, pool: avx512Pool)
+                               allFinite: avx512AllFinite, im2col: avx512Im2col, lanes: avx512Lanes, fmaProbe: avx512FmaProbe, depthwise: avx512Depthwise, pool: avx512Pool)
         case .avx2:
             return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, convGemm: avx2ConvGemm, winogradInput: avx2WinogradInput, winogradOutput: avx2WinogradOutput,
-                               allFinite: avx2AllFinite, im2col: avx2Im2col, depthwise: avx2Depthwise, pool: avx2Pool)
+                               allFinite: avx2AllFinite, im2col: avx2Im2col, lanes: avx2Lanes, fmaProbe: avx2FmaProbe, depthwise: avx2Depthwise, pool: avx2Pool)
         case .scalar:
             return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, convGemm: scalarConvGemm, winogradInput: scalarWinogradInput, winogradOutput: scalarWinogradOutput,
-                               allFinite: scalarAllFinite, im2col: scalarIm2col, depthwise: scalarDepthwise, pool: scalarPool)
+                               allFinite: scalarAllFinite, im2col: scalarIm2col, lanes: 1, fmaProbe: scalarFmaProbe, depthwise: scalarDepthwise, pool: scalarPool)
         }
     }
 
