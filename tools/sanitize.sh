@@ -44,7 +44,7 @@ for mode in $MODES; do
         lib=$(swift build --scratch-path .build-asan --show-bin-path)
         mkdir -p "$OUT/lib" && ln -sf "$lib/libdlinfer.so" "$OUT/lib/libdlinfer.so.0"
         run asan-abi-build "$CLANG" -g -O1 -fsanitize=address -Wall -Wextra -I"$ROOT/include" bindings/c/abi_test.c \
-            -o "$OUT/abi_test" -L"$lib" -Wl,-rpath,"$OUT/lib" -Wl,-rpath,"$lib" -ldlinfer
+            -o "$OUT/abi_test" -L"$lib" -Wl,-rpath,"$OUT/lib" -Wl,-rpath,"$lib" -ldlinfer -ljpeg
         run asan-abi-test "$OUT/abi_test" "$ROOT/Tests/Fixtures"
         ;;
     tsan)

@@ -19,11 +19,26 @@ static void dl_jpeg_error_exit(j_common_ptr cinfo) {
 
 static void dl_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+/* A progressive JPEG may legally have thousands of scans, and libjpeg redoes work per scan: a small
+ * crafted file can take minutes to decode. Real encoders write about 10; refuse more than this. */
+#define DL_JPEG_MAX_SCANS 500
+
+static void dl_jpeg_progress(j_common_ptr cinfo) {
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->input_scan_number > DL_JPEG_MAX_SCANS) {
+        struct dl_jpeg_error *e = (struct dl_jpeg_error *)cinfo->err;
+        snprintf(e->message, sizeof e->message, "progressive JPEG with more than %d scans (refused: decoding time grows with scans)",
+                 DL_JPEG_MAX_SCANS);
+        longjmp(e->jump, 1);
+    }
+}
+
 int dl_jpeg_decode(const unsigned char *data, size_t size, int channels, size_t max_pixels,
                    unsigned char **out, int *width, int *height,
                    char *err, size_t err_size) {
     struct jpeg_decompress_struct cinfo;
     struct dl_jpeg_error jerr;
+    struct jpeg_progress_mgr progress;
     unsigned char *volatile pixels = NULL;
     *out = NULL;
     if (channels != 1 && channels != 3) {
@@ -46,6 +61,9 @@ int dl_jpeg_decode(const unsigned char *data, size_t size, int channels, size_t 
         return 1;
     }
     jpeg_create_decompress(&cinfo);
+    memset(&progress, 0, sizeof progress);
+    progress.progress_monitor = dl_jpeg_progress;
+    cinfo.progress = &progress;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
     /* The header's size alone decides the output buffer and the decoding time: check it first. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jpeglib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "dlinfer.h"
@@ -135,6 +136,47 @@ struct abuse {
 
 /* Out-of-range enum values and sizes given to the image calls: a clean error, never a trap, and
  * sizes printed unsigned. */
+/* An 8x8 grayscale progressive JPEG with a legal 704-scan script (DC and each of the 63 AC
+ * coefficients in its own band, each refined bit by bit from Al = 10, the most libjpeg allows): a decoding-time bomb. */
+static unsigned char *many_scans_jpeg(unsigned long *size) {
+    static jpeg_scan_info script[64 * 11];
+    int n = 0;
+    for (int k = 0; k < 64; k++) {
+        for (int al = 10; al >= 0; al--) {
+            script[n].comps_in_scan = 1;
+            script[n].component_index[0] = 0;
+            script[n].Ss = k;
+            script[n].Se = k;
+            script[n].Ah = al == 10 ? 0 : al + 1;
+            script[n].Al = al;
+            n++;
+        }
+    }
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    unsigned char *out = NULL;
+    jpeg_mem_dest(&c, &out, size);
+    c.image_width = 8;
+    c.image_height = 8;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&c);
+    c.scan_info = script;
+    c.num_scans = n;
+    jpeg_start_compress(&c, TRUE);
+    unsigned char row[8];
+    for (int y = 0; y < 8; y++) {
+        for (int x = 0; x < 8; x++) row[x] = (unsigned char)(x * 30 + y * 7);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    return out;
+}
+
 static void image_abuse(void *arg) {
     const struct abuse *a = arg;
     float pixels[8 * 8 * 3], again[8 * 8 * 3];
@@ -165,6 +207,12 @@ static void image_abuse(void *arg) {
                   DL_ERR_INVALID_ARGUMENT, "image load: INT32_MAX x INT32_MAX x 3 into SIZE_MAX floats");
     expect_status(dl_image_load(a->jpeg_path, -8, 8, 3, DL_PREPROCESS_RAW, pixels, 192), DL_ERR_INVALID_ARGUMENT,
                   "image load: negative height");
+    unsigned long bomb_size = 0;
+    unsigned char *bomb = many_scans_jpeg(&bomb_size);
+    expect_status(dl_image_decode(bomb, bomb_size, 8, 8, 1, DL_PREPROCESS_RAW, pixels, 64), DL_ERR_FORMAT,
+                  "image decode: progressive JPEG with 704 scans");
+    check(strstr(dl_last_error(), "more than 500 scans") != NULL, "many scans: the message says why");
+    free(bomb);
 }
 
 /* size_t counts and indices of SIZE_MAX (and other huge values) given to the model and session
