@@ -19,6 +19,10 @@ final class Plan {
     /// Activation memory a single plan may use: above this a shape is refused, not attempted.
     static let maxArenaBytes = 1 << 36
 
+    /// Ops with fewer FLOPs than this (a few microseconds of work) run on the calling thread:
+    /// handing out pieces and waiting for them would cost more than it saves.
+    static let parallelMinFlops = 1e6
+
     init(model: CompiledModel, inputShapes: [[Int]], pool: ThreadPool = .serial) throws {
         self.model = model
         let g = model.graph
@@ -64,7 +68,8 @@ final class Plan {
         }
         steps = g.nodes.enumerated().map { i, node in
             Step(op: model.ops[i], node: i, inputs: node.inputs.map(view), outputs: node.outputs.map(view),
-                 scratch: a.scratchOffsets[i].map { arena + $0 }, flops: plans[i].flops, aux: plans[i].aux, pool: pool)
+                 scratch: a.scratchOffsets[i].map { arena + $0 }, flops: plans[i].flops, aux: plans[i].aux,
+                 pool: plans[i].flops > 0 && plans[i].flops < Plan.parallelMinFlops ? .serial : pool)
         }
         inputViews = g.inputs.map(view)
         outputViews = g.outputs.map(view)
