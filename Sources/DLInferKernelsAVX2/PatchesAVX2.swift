@@ -27,8 +27,12 @@ public func avx2Im2col(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, 
                         _ kh: Int, _ kw: Int, _ sh: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ padTop: Int, _ padLeft: Int,
                         _ ow: Int, _ cols: UnsafeMutablePointer<Float>, _ pixelBegin: Int, _ pixelEnd: Int) {
     let rowLen = kh * kw * cg, runs = dw == 1 && cg == c
+    var oy = pixelBegin / ow, ox = pixelBegin - oy * ow
     for pixel in pixelBegin..<pixelEnd {
-        let oy = pixel / ow, ox = pixel - oy * ow
+        defer {
+            ox += 1
+            if ox == ow { ox = 0; oy += 1 }
+        }
         var dst = cols + pixel * rowLen
         let x0 = ox * sw - padLeft
         let rowInside = runs && x0 >= 0 && x0 + kw <= w

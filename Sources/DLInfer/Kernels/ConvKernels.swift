@@ -96,8 +96,13 @@ func im2col(_ input: UnsafePointer<Float>, channels: Int, c0: Int, cg: Int,
 func indirectionTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafePointer<Float>, h: AxisGeometry, w: AxisGeometry,
                       table: UnsafeMutablePointer<UnsafePointer<Float>>, pixels: Range<Int>) {
     let taps = h.kernel * w.kernel
+    guard !pixels.isEmpty else { return }
+    var oy = pixels.lowerBound / w.output, ox = pixels.lowerBound % w.output
     for pixel in pixels {
-        let oy = pixel / w.output, ox = pixel % w.output
+        defer {
+            ox += 1
+            if ox == w.output { ox = 0; oy += 1 }
+        }
         var t = table + pixel * taps
         for ky in 0..<h.kernel {
             let iy = oy * h.stride - h.padBefore + ky * h.dilation
