@@ -94,11 +94,14 @@ public final class Session {
             let v = plan.inputViews[i]
             v.data.copyMemory(from: input.data!, byteCount: v.count * 4)
         }
-        pool.beginRun()
+        if plan.usesThreads { pool.beginRun() }
         plan.execute(profile: options.profile)
-        pool.endRun()
+        if plan.usesThreads { pool.endRun() }
         hasOutputs = true
     }
+
+    /// Whether the last run's plan used the session's threads (small runs stay on the caller's).
+    var usesThreads: Bool { last?.usesThreads ?? false }
 
     private func shapeOf(_ input: RunInput) -> [Int] { (0..<input.rank).map { Int(input.shape![$0]) } }
 

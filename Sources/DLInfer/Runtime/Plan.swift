@@ -22,6 +22,12 @@ final class Plan {
     /// Ops with fewer FLOPs than this (a few microseconds of work) run on the calling thread:
     /// handing out pieces and waiting for them would cost more than it saves.
     static let parallelMinFlops = 1e6
+    /// A whole run under this many FLOPs (a small model: well under a millisecond) stays on the
+    /// calling thread: waking the workers for it costs about what they would save, and a worker
+    /// that loses its core mid-run would stall it.
+    static let parallelMinTotalFlops = 2e7
+    /// Whether any step uses the session's threads (the session wakes them only then).
+    let usesThreads: Bool
 
     init(model: CompiledModel, inputShapes: [[Int]], pool: ThreadPool = .serial) throws {
         self.model = model
@@ -66,10 +72,12 @@ final class Plan {
             else { data = arena + a.valueOffsets[v]! }
             return TensorView(data: data, shape: s, count: s.reduce(1, *))
         }
-        steps = g.nodes.enumerated().map { i, node in
+        let totalFlops = plans.reduce(0) { $0 + $1.flops }
+        usesThreads = pool.threads > 1 && totalFlops >= Plan.parallelMinTotalFlops
+        steps = g.nodes.enumerated().map { [usesThreads] i, node in
             Step(op: model.ops[i], node: i, inputs: node.inputs.map(view), outputs: node.outputs.map(view),
                  scratch: a.scratchOffsets[i].map { arena + $0 }, flops: plans[i].flops, aux: plans[i].aux,
-                 pool: plans[i].flops > 0 && plans[i].flops < Plan.parallelMinFlops ? .serial : pool)
+                 pool: !usesThreads || (plans[i].flops > 0 && plans[i].flops < Plan.parallelMinFlops) ? .serial : pool)
         }
         inputViews = g.inputs.map(view)
         outputViews = g.outputs.map(view)
