@@ -148,13 +148,13 @@ func scalarConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _
     }
 }
 
-/// Splits `count` rows into pieces for `threads` threads: a few per thread (so uneven speeds
+/// Splits `count` rows into pieces for `threads` threads: two per thread (so uneven speeds
 /// balance), each a multiple of `align` rows. Returns the number of pieces and the range of one.
 struct RowSplit {
     let count: Int, pieceRows: Int
 
     init(rows: Int, threads: Int, align: Int = 6, minimumRows: Int = 24) {
-        let wanted = threads == 1 ? 1 : min(threads * 4, max(1, rows / minimumRows))
+        let wanted = threads == 1 ? 1 : min(threads * 2, max(1, rows / minimumRows))
         let per = (rows + wanted - 1) / max(wanted, 1)
         pieceRows = max(align, (per + align - 1) / align * align)
         count = rows == 0 ? 0 : (rows + pieceRows - 1) / pieceRows
