@@ -201,7 +201,7 @@ class Model:
                 self._run_cache = cached
             cin = cached[1]
             for i, a in enumerate(arrays):
-                cin[i].data = a.ctypes.data
+                cin[i].data = a.__array_interface__["data"][0]  # faster than a.ctypes.data
             check(self._lib.dl_session_run(session, len(arrays), cin))
             if cached[3] is None:
                 view = OutputViewC()
@@ -213,7 +213,7 @@ class Model:
             out = []
             for i, shape in enumerate(cached[3]):
                 y = np.empty(shape, dtype=np.float32)
-                check(self._lib.dl_session_output_copy(session, i, y.ctypes.data, y.nbytes))
+                check(self._lib.dl_session_output_copy(session, i, y.__array_interface__["data"][0], y.nbytes))
                 out.append(y)
         return out
 
