@@ -23,15 +23,16 @@ public func avx512WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _
         let y0 = tile / tilesW * 4 - padTop, x0 = tile % tilesW * 4 - padLeft
         var c0 = 0
         while c0 < c {
-            let lanes = c - c0
+            // The local functions capture only constants (a captured var can be boxed on the heap).
+            let lanes = c - c0, ch = c0
             @inline(__always) func at(_ i: Int, _ j: Int) -> V {
                 let y = y0 + i, xx = x0 + j
                 if y < 0 || y >= h || xx < 0 || xx >= w { return V() }
-                let src = x + ((y * w + xx) * c + c0)
+                let src = x + ((y * w + xx) * c + ch)
                 return lanes >= 16 ? load(src) : partial(src, lanes)
             }
             @inline(__always) func put(_ e: Int, _ value: V) {
-                let dst = v + (e * tiles * c + tile * c + c0)
+                let dst = v + (e * tiles * c + tile * c + ch)
                 if lanes >= 16 { store(value, dst) } else { storePartial(value, dst, lanes) }
             }
             let d00 = at(0, 0), d01 = at(0, 1), d02 = at(0, 2), d03 = at(0, 3), d04 = at(0, 4), d05 = at(0, 5)
@@ -130,17 +131,19 @@ public func avx512WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: I
         let oy0 = tile / tilesW * 4, ox0 = tile % tilesW * 4
         var c0 = 0
         while c0 < n {
-            let lanes = n - c0
-            var biasV = V()
-            if let b = ep.bias { biasV = load(b + c0) }
+            // The local functions capture only constants (a captured var can be boxed on the heap).
+            let lanes = n - c0, ch = c0
+            var b = V()
+            if let bias = ep.bias { b = load(bias + ch) }
+            let biasV = b
             @inline(__always) func get(_ e: Int) -> V {
-                let src = m + (e * tiles * n + tile * n + c0)
+                let src = m + (e * tiles * n + tile * n + ch)
                 return lanes >= 16 ? load(src) : partial(src, lanes)
             }
             @inline(__always) func emit(_ i: Int, _ j: Int, _ value: V) {
                 let oy = oy0 + i, ox = ox0 + j
                 if oy >= oh || ox >= ow { return }
-                let at = (oy * ow + ox) * n + c0
+                let at = (oy * ow + ox) * n + ch
                 var r = value + biasV
                 if let residual { r += lanes >= 16 ? load(residual + at) : partial(residual + at, lanes) }
                 switch act {
