@@ -127,8 +127,9 @@ final class ConvOp: CompiledOp {
     private func runWinograd(_ s: Step, n: Int, h: Int, w: Int, c: Int, gh: AxisGeometry, gw: AxisGeometry, residual: UnsafePointer<Float>?) {
         let tilesW = (gw.output + 3) / 4, tiles = ((gh.output + 3) / 4) * tilesW
         let v = s.scratch!.assumingMemoryBound(to: Float.self)
+        let pool = s.pool(perImageOf: n)
         let register = p.epilogue.activation.registerEpilogue
-        var job = WinogradPieces(op: self, tileSplit: RowSplit(rows: tiles, threads: s.pool.threads, align: 1, minimumRows: 4),
+        var job = WinogradPieces(op: self, tileSplit: RowSplit(rows: tiles, threads: pool.threads, align: 1, minimumRows: 4),
                                  x: s.inputs[0].f32, y: s.outputs[0].f32, residual: residual, v: v, m: v + 36 * tiles * c,
                                  h: h, w: w, c: c, oh: gh.output, ow: gw.output, tilesW: tilesW, tiles: tiles,
                                  padTop: gh.padBefore, padLeft: gw.padBefore)
@@ -140,18 +141,18 @@ final class ConvOp: CompiledOp {
             let code: Int32 = register?.code ?? Int32(DL_ACT_NONE)
             job.epilogue = dl_epilogue(bias: biasPointer, residual: residualPointer, ld_residual: cout, activation: code,
                                        lo: register?.lo ?? 0, hi: register?.hi ?? 0)
-            s.pool.parallel(job.tileSplit.count, &job) { raw, piece in
+            pool.parallel(job.tileSplit.count, &job) { raw, piece in
                 let j = raw.assumingMemoryBound(to: WinogradPieces.self).pointee
                 let r = j.tileSplit.range(piece)
                 j.op.table.winogradInput(j.x + j.image * j.h * j.w * j.c, j.h, j.w, j.c, j.padTop, j.padLeft, j.tilesW, j.tiles, j.v,
                                          r.lowerBound, r.upperBound)
             }
-            s.pool.parallel(36, &job) { raw, e in
+            pool.parallel(36, &job) { raw, e in
                 let j = raw.assumingMemoryBound(to: WinogradPieces.self).pointee, op = j.op
                 op.table.gemm(m: j.tiles, a: j.v + e * j.tiles * j.c, lda: j.c, b: op.winograd[e], c: j.m + e * j.tiles * op.cout,
                               ldc: op.cout, bias: nil, residual: nil, activation: .linear)
             }
-            s.pool.parallel(job.tileSplit.count, &job) { raw, piece in
+            pool.parallel(job.tileSplit.count, &job) { raw, piece in
                 let j = raw.assumingMemoryBound(to: WinogradPieces.self), op = j.pointee.op
                 let r = j.pointee.tileSplit.range(piece), image = j.pointee.image
                 withUnsafePointer(to: j.pointee.epilogue) { e in
@@ -201,21 +202,22 @@ final class ConvOp: CompiledOp {
             runWinograd(s, n: n, h: h, w: w, c: c, gh: gh, gw: gw, residual: residual)
             return
         }
+        let pool = s.pool(perImageOf: n)
         if indirect {
             let table = s.scratch!.assumingMemoryBound(to: UnsafePointer<Float>.self)
-            var job = IndirectPieces(op: self, split: RowSplit(rows: pixels, threads: s.pool.threads),
-                                     gemm: GemmSplit(m: pixels, b: weights[0], threads: s.pool.threads), x: x.f32, y: y.f32,
+            var job = IndirectPieces(op: self, split: RowSplit(rows: pixels, threads: pool.threads),
+                                     gemm: GemmSplit(m: pixels, b: weights[0], threads: pool.threads), x: x.f32, y: y.f32,
                                      residual: residual, table: table, h: h, w: w, c: c, pixels: pixels, gh: gh, gw: gw)
             for img in 0..<n {
                 job.image = img
                 // The table's rows first, then the GEMM by rows or by column panels (few pixels, as in
                 // late layers, split better by panels).
-                s.pool.parallel(job.split.count, &job) { raw, piece in
+                pool.parallel(job.split.count, &job) { raw, piece in
                     let j = raw.assumingMemoryBound(to: IndirectPieces.self).pointee
                     indirectionTable(j.x + j.image * j.h * j.w * j.c, channels: j.c, zeros: j.op.zeros.pointer, h: j.gh, w: j.gw,
                                      table: j.table, pixels: j.split.range(piece))
                 }
-                s.pool.parallel(job.gemm.count, &job) { raw, piece in
+                pool.parallel(job.gemm.count, &job) { raw, piece in
                     let j = raw.assumingMemoryBound(to: IndirectPieces.self).pointee, op = j.op
                     let (rows, panels) = j.gemm.ranges(piece)
                     let offset = j.image * j.pixels * op.cout
@@ -228,14 +230,14 @@ final class ConvOp: CompiledOp {
             return
         }
         // Each piece gathers its own rows of the patch matrix, then multiplies them.
-        var job = Pieces(op: self, split: RowSplit(rows: pixels, threads: s.pool.threads), x: x.f32, y: y.f32, residual: residual,
+        var job = Pieces(op: self, split: RowSplit(rows: pixels, threads: pool.threads), x: x.f32, y: y.f32, residual: residual,
                          cols: s.scratch!.assumingMemoryBound(to: Float.self), h: h, w: w, c: c, pixels: pixels, rows: pixels,
                          gh: gh, gw: gw)
         for img in 0..<n {
             for gi in 0..<p.groups {
                 job.image = img
                 job.group = gi
-                s.pool.parallel(job.split.count, &job) { raw, piece in
+                pool.parallel(job.split.count, &job) { raw, piece in
                     let j = raw.assumingMemoryBound(to: Pieces.self).pointee, op = j.op
                     let rows = j.split.range(piece), og = op.cout / op.p.groups
                     let rowLen = op.p.window.kh * op.p.window.kw * op.cg

@@ -58,6 +58,7 @@ final class DepthwiseOp: CompiledOp {
             return
         }
         let register = p.epilogue.activation.registerEpilogue
+        let pool = s.pool(perImageOf: n)
         for img in 0..<n {
             let d = dl_dwconv(input: x.f32 + img * h * w * c, weights: weights.pointer, output: y.f32 + img * pixels * c,
                               h: Int64(h), w: Int64(w), c: Int64(c), oh: Int64(gh.output), ow: Int64(gw.output),
@@ -65,9 +66,9 @@ final class DepthwiseOp: CompiledOp {
                               dh: Int64(p.window.dh), dw: Int64(p.window.dw), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
             let e = dl_epilogue(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + img * pixels * c },
                                 ld_residual: c, activation: register?.code ?? 0, lo: register?.lo ?? 0, hi: register?.hi ?? 0)
-            var job = Pieces(table: table, split: RowSplit(rows: gh.output, threads: s.pool.threads, align: 1, minimumRows: 2),
+            var job = Pieces(table: table, split: RowSplit(rows: gh.output, threads: pool.threads, align: 1, minimumRows: 2),
                              conv: d, epilogue: e)
-            s.pool.parallel(job.split.count, &job) { raw, piece in
+            pool.parallel(job.split.count, &job) { raw, piece in
                 let j = raw.assumingMemoryBound(to: Pieces.self)
                 let r = j.pointee.split.range(piece)
                 withUnsafePointer(to: j.pointee.conv) { dp in

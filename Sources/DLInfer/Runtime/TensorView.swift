@@ -19,4 +19,10 @@ struct Step {
     var aux: [Int]
     /// The session's intra-op threads.
     let pool: ThreadPool
+
+    /// The threads for an op that works image by image: none when one image's share of the work is
+    /// too small to split (Plan.parallelMinFlops).
+    func pool(perImageOf images: Int) -> ThreadPool {
+        flops > 0 && flops / Double(max(images, 1)) < Plan.parallelMinFlops ? .serial : pool
+    }
 }
