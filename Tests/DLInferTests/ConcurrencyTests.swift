@@ -62,6 +62,33 @@ import Testing
         #expect(failures.all.isEmpty, "\(failures.all.prefix(3))")
     }
 
+    /// Jobs of alternating sizes back to back: every piece of a job has run when `parallel`
+    /// returns, and no piece of the next job runs early (a worker still in the previous job once
+    /// compared its old index with the new job's count and ran a piece before it was published).
+    @Test func poolRunsEveryPieceOfEachJobBeforeReturning() throws {
+        struct Args { let marks: UnsafeMutablePointer<Int>; let job: Int }
+        let pool = try ThreadPool(threads: 3)
+        let marks = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { marks.deallocate() }
+        marks.initialize(repeating: -1, count: 64)
+        var wrong = 0
+        pool.beginRun()
+        for job in 0..<50_000 {
+            let count = job % 2 == 0 ? 2 : 37
+            var args = Args(marks: marks, job: job)
+            pool.parallel(count, &args) { raw, i in
+                let a = raw.assumingMemoryBound(to: Args.self).pointee
+                // A little work, so a piece that started early is still running when it matters.
+                var x = UInt64(truncatingIfNeeded: i &+ 1)
+                for _ in 0..<300 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
+                a.marks[i] = x == 0 ? -2 : a.job
+            }
+            if (0..<count).contains(where: { marks[$0] != job }) { wrong += 1 }
+        }
+        pool.endRun()
+        #expect(wrong == 0, "\(wrong) of 50000 jobs returned before all their pieces ran")
+    }
+
     @Test func threadCountIsChecked() throws {
         let model = try Model(path: "\(Fixtures.root)/keras3_cnn_classic/model.keras")
         #expect(throws: DLError.self) { try Session(model: model, options: SessionOptions(threads: 0)) }

@@ -24,7 +24,10 @@ final class ThreadPool: @unchecked Sendable {
     // Written by the caller before it publishes a generation; read by workers after claiming.
     private var job: (@convention(c) (UnsafeRawPointer, Int) -> Void)?
     private var jobArgs: UnsafeRawPointer?
-    private let jobCount = Atomic<Int>(0)
+    /// The job's generation (high bits) and its piece count: a worker still looping in an old job
+    /// must not compare an old generation's index with a new job's count (it would claim a piece
+    /// of the new job before it is published, and its completion would be miscounted).
+    private let limit = Atomic<Int>(0)
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
     private var workers: [pthread_t] = []
@@ -104,9 +107,9 @@ final class ThreadPool: @unchecked Sendable {
             precondition(count < 1 << 31)
             job = body
             jobArgs = raw
-            jobCount.store(count, ordering: .relaxed)
             pending.store(count, ordering: .sequentiallyConsistent)
             let gen = (generation.load(ordering: .relaxed) &+ 1) & 0x7fff_ffff
+            limit.store(gen << 32 | count, ordering: .sequentiallyConsistent)
             cursor.store(gen << 32, ordering: .sequentiallyConsistent)
             generation.store(gen, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
@@ -135,7 +138,8 @@ final class ThreadPool: @unchecked Sendable {
             while true {
                 guard current >> 32 == gen else { return }
                 index = current & 0xffff_ffff
-                guard index < jobCount.load(ordering: .relaxed) else { return }
+                let bound = limit.load(ordering: .acquiring)
+                guard bound >> 32 == gen, index < bound & 0xffff_ffff else { return }
                 let (exchanged, original) = cursor.compareExchange(expected: current, desired: current + 1,
                                                                    ordering: .acquiringAndReleasing)
                 if exchanged { break }
