@@ -45,6 +45,16 @@ extension Activation {
     }
 }
 
+extension dl_epilogue {
+    /// The epilogue a kernel applies in registers: bias, residual and the activation if it is one
+    /// of the register kinds (the caller applies any other activation afterwards).
+    init(bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, ldResidual: Int, registerPartOf activation: Activation) {
+        let register = activation.registerEpilogue
+        self.init(bias: bias, residual: residual, ld_residual: ldResidual, activation: register?.code ?? Int32(DL_ACT_NONE),
+                  lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+    }
+}
+
 extension KernelTable {
     /// c[m, n] = act(a[m, k] * b + bias + residual): the kernel applies what it can in registers
     /// and the rest (other activations) runs as one pass over the rows just written.
@@ -56,26 +66,32 @@ extension KernelTable {
         let panels = panels ?? 0..<b.panels
         if rows.isEmpty || panels.isEmpty || b.n == 0 { return }
         let col0 = panels.lowerBound * b.panelWidth, cols = min(b.n, panels.upperBound * b.panelWidth) - col0
-        let register = activation.registerEpilogue
-        var e = dl_epilogue(bias: bias, residual: residual, ld_residual: ldc,
-                            activation: register?.code ?? Int32(DL_ACT_NONE), lo: register?.lo ?? 0, hi: register?.hi ?? 0)
-        let first = c + rows.lowerBound * ldc + col0
         if b.k == 0 {
+            let first = c + rows.lowerBound * ldc + col0
             for i in rows { (c + i * ldc + col0).update(repeating: 0, count: cols) }
             applyEpilogue(EpilogueArgs(bias: bias.map { $0 + col0 }, residual: residual.map { $0 + rows.lowerBound * ldc + col0 },
                                        activation: activation), first, rows: rows.count, cols: cols, ldc: ldc)
             return
         }
-        withUnsafePointer(to: &e) {
+        withEpilogue(bias: bias, residual: residual, activation: activation, c: c, ldc: ldc, rows: rows, col0: col0, cols: cols) {
             sgemm(m, b.n, b.k, a, lda, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound, panels.lowerBound, panels.upperBound)
         }
-        if register == nil {
-            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), first, rows: rows.count, cols: cols, ldc: ldc)
+    }
+
+    /// Runs a GEMM-shaped kernel with the epilogue's register part (bias, residual, ReLU-family
+    /// activation), then applies any other activation to the block it wrote: rows `rows`,
+    /// columns [col0, col0 + cols) of c.
+    private func withEpilogue(bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, col0: Int, cols: Int,
+                              _ kernel: (UnsafePointer<dl_epilogue>) -> Void) {
+        var e = dl_epilogue(bias: bias, residual: residual, ldResidual: ldc, registerPartOf: activation)
+        withUnsafePointer(to: &e) { kernel($0) }
+        if activation.registerEpilogue == nil {
+            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c + rows.lowerBound * ldc + col0,
+                          rows: rows.count, cols: cols, ldc: ldc)
         }
     }
-}
 
-extension KernelTable {
     /// One image's convolution as an indirect GEMM (see `ConvGemmKernel`): rows `rows` (output
     /// pixels) of c = act(conv + bias + residual), every column.
     func convGemm(table: UnsafePointer<UnsafePointer<Float>>, taps: Int, cin: Int, b: PackedMatrix, c: UnsafeMutablePointer<Float>,
@@ -84,15 +100,8 @@ extension KernelTable {
         let panels = panels ?? 0..<b.panels
         if rows.isEmpty || panels.isEmpty || b.n == 0 { return }
         let col0 = panels.lowerBound * b.panelWidth, cols = min(b.n, panels.upperBound * b.panelWidth) - col0
-        let register = activation.registerEpilogue
-        var e = dl_epilogue(bias: bias, residual: residual, ld_residual: ldc,
-                            activation: register?.code ?? Int32(DL_ACT_NONE), lo: register?.lo ?? 0, hi: register?.hi ?? 0)
-        withUnsafePointer(to: &e) {
+        withEpilogue(bias: bias, residual: residual, activation: activation, c: c, ldc: ldc, rows: rows, col0: col0, cols: cols) {
             convGemm(table, taps, cin, b.n, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound, panels.lowerBound, panels.upperBound)
-        }
-        if register == nil {
-            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c + rows.lowerBound * ldc + col0,
-                          rows: rows.count, cols: cols, ldc: ldc)
         }
     }
 }

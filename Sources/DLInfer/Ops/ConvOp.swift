@@ -128,7 +128,6 @@ final class ConvOp: CompiledOp {
         let tilesW = (gw.output + 3) / 4, tiles = ((gh.output + 3) / 4) * tilesW
         let v = s.scratch!.assumingMemoryBound(to: Float.self)
         let pool = s.pool(perImageOf: n)
-        let register = p.epilogue.activation.registerEpilogue
         var job = WinogradPieces(op: self, tileSplit: RowSplit(rows: tiles, threads: pool.threads, align: 1, minimumRows: 4),
                                  x: s.inputs[0].f32, y: s.outputs[0].f32, residual: residual, v: v, m: v + 36 * tiles * c,
                                  h: h, w: w, c: c, oh: gh.output, ow: gw.output, tilesW: tilesW, tiles: tiles,
@@ -136,11 +135,8 @@ final class ConvOp: CompiledOp {
         for img in 0..<n {
             job.image = img
             let pixels = gh.output * gw.output
-            let biasPointer: UnsafePointer<Float>? = bias.first.map { UnsafePointer($0.pointer) }
-            let residualPointer: UnsafePointer<Float>? = residual.map { $0 + img * pixels * cout }
-            let code: Int32 = register?.code ?? Int32(DL_ACT_NONE)
-            job.epilogue = dl_epilogue(bias: biasPointer, residual: residualPointer, ld_residual: cout, activation: code,
-                                       lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+            job.epilogue = dl_epilogue(bias: bias.first.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + img * pixels * cout },
+                                       ldResidual: cout, registerPartOf: p.epilogue.activation)
             pool.parallel(job.tileSplit.count, &job) { raw, piece in
                 let j = raw.assumingMemoryBound(to: WinogradPieces.self).pointee
                 let r = j.tileSplit.range(piece)
@@ -160,7 +156,7 @@ final class ConvOp: CompiledOp {
                                             j.pointee.y + image * j.pointee.oh * j.pointee.ow * op.cout, e, r.lowerBound, r.upperBound)
                 }
             }
-            if register == nil {
+            if p.epilogue.activation.registerEpilogue == nil {
                 applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: p.epilogue.activation),
                               s.outputs[0].f32 + img * pixels * cout, rows: pixels, cols: cout, ldc: cout)
             }

@@ -57,7 +57,6 @@ final class DepthwiseOp: CompiledOp {
                           y.f32, rows: n * pixels, cols: outC, ldc: outC)
             return
         }
-        let register = p.epilogue.activation.registerEpilogue
         let pool = s.pool(perImageOf: n)
         for img in 0..<n {
             let d = dl_dwconv(input: x.f32 + img * h * w * c, weights: weights.pointer, output: y.f32 + img * pixels * c,
@@ -65,7 +64,7 @@ final class DepthwiseOp: CompiledOp {
                               kh: Int64(p.window.kh), kw: Int64(p.window.kw), sh: Int64(p.window.sh), sw: Int64(p.window.sw),
                               dh: Int64(p.window.dh), dw: Int64(p.window.dw), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
             let e = dl_epilogue(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + img * pixels * c },
-                                ld_residual: c, activation: register?.code ?? 0, lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+                                ldResidual: c, registerPartOf: p.epilogue.activation)
             var job = Pieces(table: table, split: RowSplit(rows: gh.output, threads: pool.threads, align: 1, minimumRows: 2),
                              conv: d, epilogue: e)
             pool.parallel(job.split.count, &job) { raw, piece in
@@ -76,7 +75,7 @@ final class DepthwiseOp: CompiledOp {
                 }
             }
         }
-        if register == nil {
+        if p.epilogue.activation.registerEpilogue == nil {
             applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: p.epilogue.activation), y.f32, rows: n * pixels, cols: c, ldc: c)
         }
     }
