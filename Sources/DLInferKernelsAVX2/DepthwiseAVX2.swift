@@ -161,18 +161,18 @@ public func avx2Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoint
                     }
                     let pixel = oy * ow + ox
                     let out = output + (pixel * c + c0)
-                    acc += biasV
+                    var v = acc + biasV
                     if let residual {
                         let rr: UnsafePointer<Float> = residual + (pixel * ldr + c0)
-                        acc += full ? load(rr) : partial(rr, lanes)
+                        v += full ? load(rr) : partial(rr, lanes)
                     }
                     switch act {
-                    case Int32(DL_ACT_RELU): acc.replace(with: 0, where: acc .< 0)
-                    case Int32(DL_ACT_CLAMP): acc.replace(with: lo, where: acc .< lo); acc.replace(with: hi, where: acc .> hi)
-                    case Int32(DL_ACT_LEAKY): acc.replace(with: acc * lo, where: acc .< 0)
+                    case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                    case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                    case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                     default: break
                     }
-                    if full { store(acc, out) } else { storePartial(acc, out, lanes) }
+                    if full { store(v, out) } else { storePartial(v, out, lanes) }
                     ox += 1
                 }
             } else {
@@ -194,18 +194,18 @@ public func avx2Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoint
                     }
                     let pixel = oy * ow + ox
                     let out = output + (pixel * c + c0)
-                    acc += biasV
+                    var v = acc + biasV
                     if let residual {
                         let rr: UnsafePointer<Float> = residual + (pixel * ldr + c0)
-                        acc += full ? load(rr) : partial(rr, lanes)
+                        v += full ? load(rr) : partial(rr, lanes)
                     }
                     switch act {
-                    case Int32(DL_ACT_RELU): acc.replace(with: 0, where: acc .< 0)
-                    case Int32(DL_ACT_CLAMP): acc.replace(with: lo, where: acc .< lo); acc.replace(with: hi, where: acc .> hi)
-                    case Int32(DL_ACT_LEAKY): acc.replace(with: acc * lo, where: acc .< 0)
+                    case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                    case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                    case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                     default: break
                     }
-                    if full { store(acc, out) } else { storePartial(acc, out, lanes) }
+                    if full { store(v, out) } else { storePartial(v, out, lanes) }
                 }
             }
             c0 += 8
