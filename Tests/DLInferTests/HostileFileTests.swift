@@ -12,18 +12,6 @@ import Testing
 
     func write(_ name: String, _ bytes: [UInt8]) -> String { scratch.write(name, bytes) }
 
-    func loadError(_ body: () throws -> Void) -> DLError? {
-        do {
-            try body()
-            return nil
-        } catch let e as DLError {
-            return e
-        } catch {
-            Issue.record("unexpected error type \(error)")
-            return nil
-        }
-    }
-
     // MARK: A tiny Keras 3 model whose weights file is written through the HDF5 C API
 
     /// Input(2) -> Dense(1), Keras 3 functional config; its weights live at layers/dense/vars/{0,1}.
@@ -76,7 +64,7 @@ import Testing
     }
 
     func tinyLoadError(_ files: (json: String, weights: String), maxWeightBytes: Int? = nil) -> DLError? {
-        loadError {
+        caughtDLError {
             if let maxWeightBytes {
                 _ = try KerasLoader.load(path: files.json, weightsPath: files.weights, kerasVersion: nil, maxWeightBytes: maxWeightBytes)
             } else {
@@ -232,7 +220,7 @@ import Testing
 
     @Test func zipMemberDeclaringMoreThanItsDataCanHoldIsRefused() throws {
         let bytes = Self.zip("model.weights.h5", data: Self.deflate([1, 2, 3]), method: 8, declaredSize: 0xFFFF_FFF0)
-        let e = loadError { _ = try ZipArchive(bytes: bytes, label: "bomb.keras").read("model.weights.h5") }
+        let e = caughtDLError { _ = try ZipArchive(bytes: bytes, label: "bomb.keras").read("model.weights.h5") }
         #expect(e?.kind == .format)
         #expect(e?.message.contains("declares 4294967280 bytes") == true, "\(e?.message ?? "")")
     }
@@ -241,7 +229,7 @@ import Testing
         let data = [UInt8](repeating: 7, count: 5000)
         let bytes = Self.zip("config.json", data: Self.deflate(data), method: 8, declaredSize: 5000)
         #expect(try ZipArchive(bytes: bytes, label: "ok.keras", maxMemberBytes: 5000).read("config.json") == data)
-        let e = loadError { _ = try ZipArchive(bytes: bytes, label: "big.keras", maxMemberBytes: 4999).read("config.json") }
+        let e = caughtDLError { _ = try ZipArchive(bytes: bytes, label: "big.keras", maxMemberBytes: 4999).read("config.json") }
         #expect(e?.kind == .unsupported)
         #expect(e?.message.contains("limit") == true, "\(e?.message ?? "")")
     }
@@ -249,14 +237,14 @@ import Testing
     @Test func zipBombStopsAtItsDeclaredSize() throws {
         // 64 MiB of zeros declared as 1000 bytes: inflating must stop at the declared size.
         let bytes = Self.zip("config.json", data: Self.deflate([UInt8](repeating: 0, count: 64 << 20)), method: 8, declaredSize: 1000)
-        let e = loadError { _ = try ZipArchive(bytes: bytes, label: "bomb.keras").read("config.json") }
+        let e = caughtDLError { _ = try ZipArchive(bytes: bytes, label: "bomb.keras").read("config.json") }
         #expect(e?.kind == .format)
         #expect(e?.message.contains("more than the declared 1000 bytes") == true, "\(e?.message ?? "")")
     }
 
     @Test func zipStoredMemberWithMismatchedSizesIsRefused() throws {
         let bytes = Self.zip("config.json", data: [1, 2, 3], method: 0, declaredSize: 1 << 30)
-        let e = loadError { _ = try ZipArchive(bytes: bytes, label: "stored.keras").read("config.json") }
+        let e = caughtDLError { _ = try ZipArchive(bytes: bytes, label: "stored.keras").read("config.json") }
         #expect(e?.kind == .format)
     }
 
@@ -266,14 +254,14 @@ import Testing
         let sof = try #require((0..<(jpeg.count - 9)).first { jpeg[$0] == 0xFF && (jpeg[$0 + 1] == 0xC0 || jpeg[$0 + 1] == 0xC2) })
         jpeg[sof + 5] = 0x4E; jpeg[sof + 6] = 0x20
         jpeg[sof + 7] = 0x4E; jpeg[sof + 8] = 0x20
-        let e = loadError { _ = try ImageLoader.decode(jpeg, height: 8, width: 8, channels: 3, mode: .raw) }
+        let e = caughtDLError { _ = try ImageLoader.decode(jpeg, height: 8, width: 8, channels: 3, mode: .raw) }
         #expect(e?.kind == .unsupported)
         #expect(e?.message.contains("20000x20000") == true && e?.message.contains("megapixel") == true, "\(e?.message ?? "")")
     }
 
     @Test func hugeImageTargetIsRefused() throws {
         let file = "\(Fixtures.root)/images/rgb_13x17_q90.jpg"
-        let e = loadError { _ = try ImageLoader.load(path: file, height: 10_001, width: 10_001, channels: 3, mode: .raw) }
+        let e = caughtDLError { _ = try ImageLoader.load(path: file, height: 10_001, width: 10_001, channels: 3, mode: .raw) }
         #expect(e?.kind == .invalidArgument)
     }
 
@@ -295,8 +283,8 @@ import Testing
     @Test func attributeNameWithoutNulIsRefused() throws {
         // libhdf5 1.10.8 would strdup() the name, reading past the message if no NUL followed.
         let path = try corruptedModelConfig("attr-name", nameSize: 12)
-        for e in [loadError { _ = try Model(path: path) },
-                  loadError { _ = try Model(data: [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))) }] {
+        for e in [caughtDLError { _ = try Model(path: path) },
+                  caughtDLError { _ = try Model(data: [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))) }] {
             #expect(e?.kind == .format)
             #expect(e?.message.contains(":/: malformed object header: attribute name is not NUL-terminated at its declared size 12") == true,
                     "\(e?.message ?? "loaded")")
@@ -305,7 +293,7 @@ import Testing
 
     @Test func attributePartsPastTheMessageAreRefused() throws {
         // libhdf5 1.10.8 would decode the datatype and copy the data from past the message.
-        let e = loadError { _ = try Model(path: try corruptedModelConfig("attr-type", typeSize: 0xFFF8)) }
+        let e = caughtDLError { _ = try Model(path: try corruptedModelConfig("attr-type", typeSize: 0xFFF8)) }
         #expect(e?.kind == .format)
         #expect(e?.message.contains("malformed object header: attribute message runs past its end") == true, "\(e?.message ?? "loaded")")
     }
@@ -387,7 +375,7 @@ import Testing
     }
 
     @Test func directoryIsRefused() {
-        let e = loadError { _ = try Model(path: tmp) }
+        let e = caughtDLError { _ = try Model(path: tmp) }
         #expect(e?.kind == .io)
         #expect(e?.message.contains("not a regular file") == true, "\(e?.message ?? "")")
     }

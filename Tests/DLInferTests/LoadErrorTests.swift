@@ -12,15 +12,7 @@ import Testing
     func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     func loadError(_ path: String, weights: String? = nil) -> DLError? {
-        do {
-            _ = try Model(path: path, weightsPath: weights)
-            return nil
-        } catch let e as DLError {
-            return e
-        } catch {
-            Issue.record("unexpected error type \(error)")
-            return nil
-        }
+        caughtDLError { _ = try Model(path: path, weightsPath: weights) }
     }
 
     /// The tf_keras Sequential CNN's architecture JSON, edited by `edit`, with its real weights.

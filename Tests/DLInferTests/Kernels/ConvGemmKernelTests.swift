@@ -24,36 +24,50 @@ import Testing
         Case(h: 3, w: 7, c: 300, n: 70, kh: 1, kw: 2, stride: 1, dilation: 1, padding: .valid),
     ]
 
-    @Test("every tier matches a direct convolution", arguments: cases)
-    func tiersMatchReference(_ t: Case) throws {
-        var rng = SplitMix(seed: UInt64(t.h * 7919 + t.w * 104729 + t.c * 31 + t.n))
-        let x = (0..<(t.h * t.w * t.c)).map { _ in rng.uniform() }
-        let k = t.kh * t.kw * t.c
-        let kernel = (0..<(k * t.n)).map { _ in rng.uniform() }
-        let bias = (0..<t.n).map { _ in rng.uniform() }
-        let window = Window(rank: 2, kh: t.kh, kw: t.kw, sh: t.stride, sw: t.stride, dh: t.dilation, dw: t.dilation, padding: t.padding)
-        let (gh, gw) = try window.geometry(h: t.h, w: t.w)
-        let pixels = gh.output * gw.output
-        let residual = (0..<(pixels * t.n)).map { _ in rng.uniform() }
-        // Direct convolution in Double: zero padding, taps in [kh][kw][c] order as Keras' kernel.
-        var direct = [Double](repeating: 0, count: pixels * t.n)
-        for oy in 0..<gh.output {
-            for ox in 0..<gw.output {
-                for ky in 0..<t.kh {
-                    let iy = oy * gh.stride - gh.padBefore + ky * gh.dilation
-                    if iy < 0 || iy >= t.h { continue }
-                    for kx in 0..<t.kw {
-                        let ix = ox * gw.stride - gw.padBefore + kx * gw.dilation
-                        if ix < 0 || ix >= t.w { continue }
-                        for ci in 0..<t.c {
-                            let v = Double(x[(iy * t.w + ix) * t.c + ci])
-                            let row = ((ky * t.kw + kx) * t.c + ci) * t.n
-                            for j in 0..<t.n { direct[(oy * gw.output + ox) * t.n + j] += v * Double(kernel[row + j]) }
+    /// Random operands of a case and their direct convolution in Double (zero padding, taps in
+    /// [kh][kw][c] order as Keras' kernel).
+    struct Problem {
+        let x, kernel, bias, residual: [Float]
+        let gh: AxisGeometry, gw: AxisGeometry
+        let direct: [Double]
+
+        init(_ t: Case, seed: UInt64) throws {
+            var rng = SplitMix(seed: seed)
+            x = (0..<(t.h * t.w * t.c)).map { _ in rng.uniform() }
+            kernel = (0..<(t.kh * t.kw * t.c * t.n)).map { _ in rng.uniform() }
+            bias = (0..<t.n).map { _ in rng.uniform() }
+            let window = Window(rank: 2, kh: t.kh, kw: t.kw, sh: t.stride, sw: t.stride, dh: t.dilation, dw: t.dilation, padding: t.padding)
+            (gh, gw) = try window.geometry(h: t.h, w: t.w)
+            let pixels = gh.output * gw.output
+            residual = (0..<(pixels * t.n)).map { _ in rng.uniform() }
+            var direct = [Double](repeating: 0, count: pixels * t.n)
+            for oy in 0..<gh.output {
+                for ox in 0..<gw.output {
+                    for ky in 0..<t.kh {
+                        let iy = oy * gh.stride - gh.padBefore + ky * gh.dilation
+                        if iy < 0 || iy >= t.h { continue }
+                        for kx in 0..<t.kw {
+                            let ix = ox * gw.stride - gw.padBefore + kx * gw.dilation
+                            if ix < 0 || ix >= t.w { continue }
+                            for ci in 0..<t.c {
+                                let v = Double(x[(iy * t.w + ix) * t.c + ci])
+                                let row = ((ky * t.kw + kx) * t.c + ci) * t.n
+                                for j in 0..<t.n { direct[(oy * gw.output + ox) * t.n + j] += v * Double(kernel[row + j]) }
+                            }
                         }
                     }
                 }
             }
+            self.direct = direct
         }
+    }
+
+    @Test("every tier matches a direct convolution", arguments: cases)
+    func tiersMatchReference(_ t: Case) throws {
+        let problem = try Problem(t, seed: UInt64(t.h * 7919 + t.w * 104729 + t.c * 31 + t.n))
+        let (x, kernel, bias, residual, gh, gw, direct) = (problem.x, problem.kernel, problem.bias, problem.residual,
+                                                           problem.gh, problem.gw, problem.direct)
+        let k = t.kh * t.kw * t.c, pixels = gh.output * gw.output
         for tier in ISATier.supported {
             let table = KernelTable.make(tier)
             let packed = try kernel.withUnsafeBufferPointer {
@@ -102,33 +116,10 @@ import Testing
 
     @Test("every tier's Winograd transforms match a direct convolution", arguments: winogradCases)
     func winogradMatchesReference(_ t: Case) throws {
-        var rng = SplitMix(seed: UInt64(t.h * 31 + t.w * 17 + t.c * 7 + t.n))
-        let x = (0..<(t.h * t.w * t.c)).map { _ in rng.uniform() }
-        let k = 9 * t.c
-        let kernel = (0..<(k * t.n)).map { _ in rng.uniform() }
-        let bias = (0..<t.n).map { _ in rng.uniform() }
-        let window = Window(rank: 2, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, padding: t.padding)
-        let (gh, gw) = try window.geometry(h: t.h, w: t.w)
-        let pixels = gh.output * gw.output
-        let residual = (0..<(pixels * t.n)).map { _ in rng.uniform() }
-        var direct = [Double](repeating: 0, count: pixels * t.n)
-        for oy in 0..<gh.output {
-            for ox in 0..<gw.output {
-                for ky in 0..<3 {
-                    let iy = oy - gh.padBefore + ky
-                    if iy < 0 || iy >= t.h { continue }
-                    for kx in 0..<3 {
-                        let ix = ox - gw.padBefore + kx
-                        if ix < 0 || ix >= t.w { continue }
-                        for ci in 0..<t.c {
-                            let v = Double(x[(iy * t.w + ix) * t.c + ci])
-                            let row = ((ky * 3 + kx) * t.c + ci) * t.n
-                            for j in 0..<t.n { direct[(oy * gw.output + ox) * t.n + j] += v * Double(kernel[row + j]) }
-                        }
-                    }
-                }
-            }
-        }
+        let problem = try Problem(t, seed: UInt64(t.h * 31 + t.w * 17 + t.c * 7 + t.n))
+        let (x, kernel, bias, residual, gh, gw, direct) = (problem.x, problem.kernel, problem.bias, problem.residual,
+                                                           problem.gh, problem.gw, problem.direct)
+        let k = 9 * t.c, pixels = gh.output * gw.output
         let tilesW = (gw.output + 3) / 4, tiles = ((gh.output + 3) / 4) * tilesW
         for tier in ISATier.supported {
             let table = KernelTable.make(tier)
