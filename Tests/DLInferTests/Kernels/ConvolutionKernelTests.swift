@@ -5,7 +5,7 @@ import Testing
 /// Every tier's indirect-GEMM and Winograd F(4x4, 3x3) convolutions against a direct convolution
 /// computed in Double, over odd channel and filter counts, image sizes (partial tiles), kernel
 /// sizes, strides, dilations and paddings, with the epilogue.
-@Suite struct ConvGemmKernelTests {
+@Suite struct ConvolutionKernelTests {
     struct Case: CustomStringConvertible, Sendable {
         let h: Int, w: Int, c: Int, n: Int, kh: Int, kw: Int, stride: Int, dilation: Int, padding: PaddingSpec
         var description: String { "\(h)x\(w)x\(c)->\(n) k\(kh)x\(kw) s\(stride) d\(dilation) \(padding)" }
