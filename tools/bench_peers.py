@@ -4,14 +4,18 @@
 Run with a Python that has tensorflow-cpu, keras, tf2onnx, onnxruntime and ai-edge-litert
 (see tools/build_bench_models.py for models):
 
-    python tools/bench_peers.py MODEL.h5 [--threads N] [--runs R] [--warmup W] [--batch B] [--json]
+    python tools/bench_peers.py MODEL.h5 [--threads N] [--runs R] [--warmup W] [--block K] [--settle-ms S] [--batch B] [--json]
 
 The model is loaded with Keras 3 (tf_keras as fallback) and wrapped in a tf.function with static
 input shapes (batch B). That function is the TensorFlow engine and the source of the ONNX (tf2onnx)
 and TFLite (float32, no optimizations) conversions, cached in $TMPDIR/dlinfer-bench-cache keyed by the
 file's SHA-256, the batch and the TensorFlow version. All engines get the same seeded random inputs (float: U(-1, 1); int:
 [0, smallest Embedding input_dim or 100)) and run interleaved: each round runs every engine once, the
-order rotated by one each round. Table: median and p90 latency, dlinfer's median / the engine's
+order rotated by one each round. A round gives each engine a block of --block consecutive calls
+(default 5), the way a serving loop calls one engine, after --settle-ms (default 30) of idle time
+and one untimed call: other engines' worker threads (ONNX Runtime's and TensorFlow's spin after a
+run) have gone quiet and the engine's own caches and threads are warm when its timed calls start.
+--block 1 --settle-ms 0 times one call per engine per round, back to back. Table: median and p90 latency, dlinfer's median / the engine's
 median (> 1: dlinfer slower), max |y - y_tf| over all outputs. A peer that cannot be imported or
 converted prints "skipped: <reason>".
 
@@ -42,6 +46,8 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=50, help="timed rounds")
     ap.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
+    ap.add_argument("--block", type=int, default=5, help="timed calls per engine per round")
+    ap.add_argument("--settle-ms", type=float, default=30.0, help="idle time before each engine's block")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="input seed")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -181,14 +187,22 @@ def main():
 
     names = list(engines)
     times = {n: [] for n in names}
-    for r in range(args.warmup + args.runs):
+    for n in names:
+        for _ in range(args.warmup):
+            engines[n]()
+    block = max(1, args.block)
+    rounds = -(-args.runs // block)
+    for r in range(rounds):
         k = r % len(names)
         for n in names[k:] + names[:k]:
-            t0 = time.perf_counter()
-            engines[n]()
-            dt = time.perf_counter() - t0
-            if r >= args.warmup:
-                times[n].append(dt * 1e3)
+            if args.settle_ms > 0:
+                time.sleep(args.settle_ms / 1e3)
+            if block > 1 or args.settle_ms > 0:
+                engines[n]()
+            for _ in range(min(block, args.runs - r * block)):
+                t0 = time.perf_counter()
+                engines[n]()
+                times[n].append((time.perf_counter() - t0) * 1e3)
 
     rows = {n: {"median_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90)),
                 "max_abs_diff_vs_tf": diffs[n], "version": versions.get(n)} for n, t in times.items()}
@@ -196,14 +210,15 @@ def main():
         for row in rows.values():
             row["dlinfer_over_engine"] = rows["dlinfer"]["median_ms"] / row["median_ms"]
     result = {"model": args.model, "batch": args.batch, "threads": args.threads, "runs": args.runs,
-              "warmup": args.warmup, "max_abs_tf_output": max(float(np.max(np.abs(r))) for r in ref),
+              "warmup": args.warmup, "block": block, "settle_ms": args.settle_ms, "max_abs_tf_output": max(float(np.max(np.abs(r))) for r in ref),
               "notes": notes, "engines": rows, "skipped": skipped}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
 
-    print("%s  batch %d  threads %d  runs %d  warmup %d  max|y_tf| %.4g" % (
-        args.model, args.batch, args.threads, args.runs, args.warmup, result["max_abs_tf_output"]))
+    print("%s  batch %d  threads %d  runs %d  warmup %d  block %d  settle %g ms  max|y_tf| %.4g" % (
+        args.model, args.batch, args.threads, args.runs, args.warmup, block, args.settle_ms,
+        result["max_abs_tf_output"]))
     for note in notes:
         print("  " + note)
     print("%-12s %-10s %10s %10s %15s %14s" % ("engine", "version", "median ms", "p90 ms", "dlinfer/engine", "max|y - y_tf|"))
