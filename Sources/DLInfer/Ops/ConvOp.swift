@@ -26,9 +26,11 @@ final class ConvOp: CompiledOp {
     /// Below this many channels a tap's row is too short for the indirect kernel's per-tap
     /// overhead, and im2col (which copies a kernel row's taps as one run) wins.
     static let indirectMinChannels = 16
-    /// Fewer output tiles than this (a 14x14 output has 16) make the 36 GEMMs too short, and
-    /// their 4x larger weights too costly to stream, for Winograd to win.
-    static let winogradMinTiles = 16
+    /// Fewer output tiles than this (a 12x12 output has 9) make the 36 GEMMs too short, and
+    /// their 4x larger weights too costly to stream, for Winograd to win. At 9 (an 11x11 output,
+    /// 32 -> 64 channels) Winograd still beat the indirect GEMM: the small CNN's min latency went
+    /// from 50.0 to 46.9 us (dlbench, interleaved runs of both builds).
+    static let winogradMinTiles = 9
 
     init(_ node: Node, _ p: ConvParams, _ g: IRGraph, _ table: KernelTable) throws {
         self.node = node
