@@ -284,6 +284,21 @@ def _(c):
     return _model(c.K, [a, b], [c.L.MaxPooling1D(2)(a), p()(a), p()(b)])
 
 
+@case("maxpool_after_relu_pad", note="ZeroPadding then MaxPooling after a ReLU (ResNet's stem; dlinfer folds the padding into the pool): "
+      "relu conv, pad 1, pool 3/2; ReLU layer, pad ((0, 1), (1, 0)), pool 2; 1D relu conv, pad 1, pool 3/2. Not foldable, checked too: "
+      "pad 1 then pool 2 after a linear conv (the zeros win over negatives), pad 2 then pool 2 after a ReLU (a window of padding only)")
+def _(c):
+    a = c.K.Input((9, 9, 3))
+    b = c.K.Input((10, 3))
+    L = c.L
+    stem = L.MaxPooling2D(3, strides=2)(L.ZeroPadding2D(1)(L.Conv2D(4, 3, padding="same", activation="relu")(a)))
+    asym = L.MaxPooling2D(2)(L.ZeroPadding2D(((0, 1), (1, 0)))(L.ReLU()(L.Conv2D(4, 1)(a))))
+    one_d = L.MaxPooling1D(3, strides=2)(L.ZeroPadding1D(1)(L.Conv1D(4, 3, activation="relu")(b)))
+    linear = L.MaxPooling2D(2)(L.ZeroPadding2D(1)(L.Conv2D(4, 1)(a)))
+    wide = L.MaxPooling2D(2)(L.ZeroPadding2D(2)(L.Conv2D(4, 1, activation="relu")(a)))
+    return _model(c.K, [a, b], [stem, asym, one_d, linear, wide])
+
+
 @case("avgpool1d", note="AveragePooling1D(2) valid on length 10; AveragePooling1D(3, strides=2, padding=same) on 10 and 11")
 def _(c):
     a = c.K.Input((10, 3))

@@ -11,6 +11,7 @@ enum Passes {
         note(FoldBatchNorm.run(&g), "BatchNormalization folded into conv/dense weights")
         note(FuseEpilogue.fuseResiduals(&g), "residual adds fused into conv/dense epilogues")
         note(FuseEpilogue.fuseActivations(&g), "activations fused into conv/dense epilogues")
+        note(FoldPad.intoMaxPool(&g), "ZeroPadding folded into max pooling (after a ReLU)")
         let affine = g.nodes.filter { if case .affine = $0.op { return true } else { return false } }.count
         note(affine, "per-channel affine ops remain (BatchNormalization/Rescaling not after a conv/dense)")
         return report

@@ -155,6 +155,15 @@ import Testing
         #expect(!m.graphDump.contains("unary:"), "every activation fuses:\n\(m.graphDump)")
     }
 
+    /// Three of the five ZeroPadding + MaxPooling pairs come after a ReLU with pads smaller than
+    /// the window; the fixture tests check all five outputs against Keras.
+    @Test func zeroPaddingFoldsIntoMaxPoolingOnlyAfterReLU() throws {
+        let m = try Model(path: "\(Fixtures.root)/keras3_maxpool_after_relu_pad/model.keras")
+        let report = m.optimizationReport.joined(separator: "\n")
+        #expect(report.contains("3 ZeroPadding folded into max pooling"), "\(report)")
+        #expect(m.graphDump.components(separatedBy: "= zero_pad(").count - 1 == 2, "two pads stay:\n\(m.graphDump)")
+    }
+
     @Test func resNet() throws {
         let m = try Model(path: "\(Fixtures.root)/keras3_resnet_small/model.keras")
         let report = m.optimizationReport.joined(separator: "\n")
