@@ -38,7 +38,21 @@ private struct EpilogueLoop: ActivationVisitor {
     }
 }
 
-func applyEpilogue(_ args: EpilogueArgs, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ldc: Int) {
+/// Sigmoid, tanh, swish, gelu and exponential run as a pass adding bias and residual, then the
+/// vector kernel of `math` over each row (by default the active tier's; nil keeps the fused
+/// scalar loop).
+func applyEpilogue(_ args: EpilogueArgs, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ldc: Int,
+                   math: MathKernels? = KernelTable.vectorMath) {
     if args.isEmpty { return }
+    if let kernel = math?.kernel(for: args.activation) {
+        let loop = EpilogueLoop(out: out, rows: rows, cols: cols, ldc: ldc, args: args)
+        if args.bias != nil || args.residual != nil { loop.visit(IdentityFn()) }
+        if ldc == cols {
+            kernel(out, out, rows * cols)
+        } else {
+            for row in 0..<rows { kernel(out + row * ldc, out + row * ldc, cols) }
+        }
+        return
+    }
     dispatch(args.activation, EpilogueLoop(out: out, rows: rows, cols: cols, ldc: ldc, args: args))
 }

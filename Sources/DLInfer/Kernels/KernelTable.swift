@@ -52,6 +52,60 @@ typealias DepthwiseKernel = (_ conv: UnsafePointer<dl_dwconv>, _ epilogue: Unsaf
 
 typealias PoolKernel = (_ pool: UnsafePointer<dl_pool>, _ rowBegin: Int, _ rowEnd: Int) -> Void
 
+/// dst[i] = f(src[i]) over `count` contiguous floats (src and dst may be the same buffer).
+typealias UnaryKernel = (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) -> Void
+
+/// The elementwise transcendentals and the row pieces of softmax and LayerNormalization, per
+/// tier: the ISA modules' polynomial kernels (MathAVX512/AVX2.swift, accuracy documented there)
+/// or, for the scalar tier, loops over the glibc functions (Kernels/Unary.swift, Ops/AxisOps.swift),
+/// which stay the reference.
+struct MathKernels {
+    let exp, sigmoid, tanh, erf, swish: UnaryKernel
+    /// gelu with erf (approximate=False) and with the tanh approximation.
+    let gelu, geluTanh: UnaryKernel
+    /// Softmax over one contiguous row: the maximum (NaN skipped), the sum of exp(x - shift)
+    /// (storing the exponentials unless dst is nil), division by the sum; log-softmax's
+    /// (x - max) - log(sum).
+    let rowMax: (_ src: UnsafePointer<Float>, _ count: Int) -> Float
+    let expShiftSum: (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>?, _ count: Int, _ shift: Float) -> Float
+    let divideBy: (_ p: UnsafeMutablePointer<Float>, _ count: Int, _ d: Float) -> Void
+    let subtractTwice: (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ a: Float, _ b: Float) -> Void
+    /// LayerNormalization over one contiguous row: mean and biased variance, then
+    /// dst = (src - mean) * scale [* gamma] [+ beta].
+    let meanVariance: (_ src: UnsafePointer<Float>, _ count: Int) -> (mean: Double, variance: Double)
+    let normalize: (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ mean: Float, _ scale: Float,
+                    _ gamma: UnsafePointer<Float>?, _ beta: UnsafePointer<Float>?) -> Void
+
+    /// The kernel for an activation that is one of these functions, if it is.
+    func kernel(for a: Activation) -> UnaryKernel? {
+        switch a {
+        case .sigmoid: return sigmoid
+        case .tanh: return tanh
+        case .swish: return swish
+        case .gelu(let approximate): return approximate ? geluTanh : gelu
+        case .exponential: return exp
+        default: return nil
+        }
+    }
+
+    static let avx512 = MathKernels(
+        exp: avx512Exp, sigmoid: avx512Sigmoid, tanh: avx512Tanh, erf: avx512Erf, swish: avx512Swish, gelu: avx512Gelu,
+        geluTanh: avx512GeluTanh, rowMax: avx512RowMax, expShiftSum: avx512ExpShiftSum, divideBy: avx512DivideBy,
+        subtractTwice: avx512SubtractTwice,
+        meanVariance: { let r = avx512MeanVariance($0, $1); return (Double(r.mean), Double(r.variance)) },
+        normalize: avx512Normalize)
+    static let avx2 = MathKernels(
+        exp: avx2Exp, sigmoid: avx2Sigmoid, tanh: avx2Tanh, erf: avx2Erf, swish: avx2Swish, gelu: avx2Gelu,
+        geluTanh: avx2GeluTanh, rowMax: avx2RowMax, expShiftSum: avx2ExpShiftSum, divideBy: avx2DivideBy,
+        subtractTwice: avx2SubtractTwice,
+        meanVariance: { let r = avx2MeanVariance($0, $1); return (Double(r.mean), Double(r.variance)) },
+        normalize: avx2Normalize)
+    static let scalar = MathKernels(
+        exp: scalarExp, sigmoid: scalarSigmoid, tanh: scalarTanh, erf: scalarErf, swish: scalarSwish, gelu: scalarGelu,
+        geluTanh: scalarGeluTanh, rowMax: scalarRowMax, expShiftSum: scalarExpShiftSum, divideBy: scalarDivideBy,
+        subtractTwice: scalarSubtractTwice, meanVariance: scalarMeanVariance, normalize: scalarNormalize)
+}
+
 /// The kernels of one tier. Filled once; ops keep the table they were compiled for.
 struct KernelTable {
     let tier: ISATier
@@ -75,6 +129,15 @@ struct KernelTable {
     /// Max or average pooling over output rows [rowBegin, rowEnd).
     let pool: PoolKernel
 
+    /// The tier's transcendentals and softmax / LayerNorm row kernels.
+    var math: MathKernels {
+        switch tier {
+        case .avx512: return .avx512
+        case .avx2: return .avx2
+        case .scalar: return .scalar
+        }
+    }
+
     static func make(_ tier: ISATier) -> KernelTable {
         switch tier {
         case .avx512:
@@ -88,6 +151,13 @@ struct KernelTable {
                                allFinite: scalarAllFinite, im2col: scalarIm2col, lanes: 1, fmaProbe: scalarFmaProbe, depthwise: scalarDepthwise, pool: scalarPool)
         }
     }
+
+    /// The active tier's vector math kernels, nil at the scalar tier (which keeps the reference
+    /// loops): what applyActivation and applyEpilogue use unless given others.
+    static let vectorMath: MathKernels? = {
+        guard case .success(let t) = active, t.tier != .scalar else { return nil }
+        return t.math
+    }()
 
     /// The best tier, capped by DLINFER_ISA=avx512|avx2|scalar (for reproducibility and tests).
     static let active: Result<KernelTable, DLError> = {

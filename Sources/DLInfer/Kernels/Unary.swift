@@ -38,6 +38,7 @@ struct GeluTanhFn: ScalarFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + tanhf(0.7978845608028654 * (x + 0.044715 * x * x * x))) }
 }
 struct ExpFn: ScalarFunction { @inline(__always) func callAsFunction(_ x: Float) -> Float { expf(x) } }
+struct ErfFn: ScalarFunction { @inline(__always) func callAsFunction(_ x: Float) -> Float { erff(x) } }
 struct LeakyFn: ScalarFunction {
     let slope: Float
     @inline(__always) func callAsFunction(_ x: Float) -> Float { x < 0 ? slope * x : x }
@@ -144,10 +145,24 @@ struct MapLoop: ActivationVisitor {
     }
 }
 
-func applyActivation(_ a: Activation, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+/// dst = a(src). Sigmoid, tanh, swish, gelu and exponential go to the vector kernels of `math`
+/// (by default the active tier's; nil, as at the scalar tier, keeps the loops above).
+func applyActivation(_ a: Activation, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
+                     math: MathKernels? = KernelTable.vectorMath) {
     if a == .linear {
         if UnsafePointer(dst) != src { dst.update(from: src, count: count) }
         return
     }
+    if let kernel = math?.kernel(for: a) { return kernel(src, dst, count) }
     dispatch(a, MapLoop(src: src, dst: dst, count: count))
 }
+
+// The scalar tier's MathKernels entries for the elementwise functions: the loops above over
+// glibc's expf, tanhf and erff, the reference the vector kernels are tested against.
+func scalarExp(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) { MapLoop(src: src, dst: dst, count: count).visit(ExpFn()) }
+func scalarSigmoid(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) { MapLoop(src: src, dst: dst, count: count).visit(SigmoidFn()) }
+func scalarTanh(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) { MapLoop(src: src, dst: dst, count: count).visit(TanhFn()) }
+func scalarErf(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) { MapLoop(src: src, dst: dst, count: count).visit(ErfFn()) }
+func scalarSwish(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) { MapLoop(src: src, dst: dst, count: count).visit(SwishFn()) }
+func scalarGelu(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) { MapLoop(src: src, dst: dst, count: count).visit(GeluFn()) }
+func scalarGeluTanh(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) { MapLoop(src: src, dst: dst, count: count).visit(GeluTanhFn()) }

@@ -10,17 +10,35 @@ func splitAround(_ shape: [Int], axis: Int) -> (Int, Int, Int) {
     return (outer, shape[a], inner)
 }
 
-/// Numerically stable (log-)softmax along one axis (may run in place).
+/// Numerically stable (log-)softmax along one axis (may run in place). Along the last axis, each
+/// row goes through the tier's row kernels; along another axis, a strided scalar loop.
 final class SoftmaxOp: CompiledOp {
     let node: Node
     let axis: Int, log: Bool
-    init(_ node: Node, axis: Int, log: Bool) { self.node = node; self.axis = axis; self.log = log }
+    let math: MathKernels
+    init(_ node: Node, axis: Int, log: Bool, math: MathKernels = ((try? KernelTable.active.get()) ?? .make(.scalar)).math) {
+        self.node = node; self.axis = axis; self.log = log; self.math = math
+    }
     var label: String { node.op.kindName }
     func plan(_ inputs: [Shape]) throws -> OpPlan { OpPlan(outputs: try inferShapes(node.op, inputs, [])) }
 
     func run(_ s: Step) {
         let x = s.inputs[0].f32, y = s.outputs[0].f32
         let (outer, n, inner) = splitAround(s.inputs[0].shape, axis: axis)
+        if inner == 1 {
+            for o in 0..<outer {
+                let row = x + o * n, out = y + o * n
+                let m = math.rowMax(row, n)
+                if log {
+                    let sum = math.expShiftSum(row, nil, n, m)
+                    math.subtractTwice(row, out, n, m, logf(sum))
+                } else {
+                    let sum = math.expShiftSum(row, out, n, m)
+                    math.divideBy(out, n, sum)
+                }
+            }
+            return
+        }
         for o in 0..<outer {
             for i in 0..<inner {
                 let base = o * n * inner + i
@@ -106,9 +124,13 @@ final class LayerNormOp: CompiledOp {
     let gamma: AlignedBuffer?, beta: AlignedBuffer?
     let constants: [[Int]]
 
-    init(_ node: Node, _ p: LayerNormParams, _ g: IRGraph) throws {
+    let math: MathKernels
+
+    init(_ node: Node, _ p: LayerNormParams, _ g: IRGraph,
+         math: MathKernels = ((try? KernelTable.active.get()) ?? .make(.scalar)).math) throws {
         self.node = node
         self.p = p
+        self.math = math
         gamma = try p.gamma.map { try AlignedBuffer(g.constants[$0].data) }
         beta = try p.beta.map { try AlignedBuffer(g.constants[$0].data) }
         constants = g.constantShapes
@@ -149,23 +171,59 @@ final class LayerNormOp: CompiledOp {
     }
 
     private func normalizeRows(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        let g = gamma?.pointer, b = beta?.pointer
+        let g = gamma.map { UnsafePointer($0.pointer) }, b = beta.map { UnsafePointer($0.pointer) }
         for r in 0..<rows {
             let row = src + r * n, out = dst + r * n
-            var mean: Double = 0
-            for i in 0..<n { mean += Double(row[i]) }
-            mean /= Double(n)
-            var variance: Double = 0
-            for i in 0..<n { let d = Double(row[i]) - mean; variance += d * d }
-            variance /= Double(n)
+            let (mean, variance) = math.meanVariance(row, n)
             let inv = Float(1 / (variance + Double(p.epsilon)).squareRoot())
-            let m = Float(mean)
-            for i in 0..<n {
-                var v = (row[i] - m) * inv
-                if let g { v *= g[i] }
-                if let b { v += b[i] }
-                out[i] = v
-            }
+            math.normalize(row, out, n, Float(mean), inv, g, b)
         }
+    }
+}
+
+// The scalar tier's softmax and LayerNorm row kernels (MathKernels): the reference loops.
+
+func scalarRowMax(_ src: UnsafePointer<Float>, _ count: Int) -> Float {
+    var m = -Float.infinity
+    for k in 0..<count { m = Swift.max(m, src[k]) }
+    return m
+}
+
+func scalarExpShiftSum(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>?, _ count: Int, _ shift: Float) -> Float {
+    var sum: Float = 0
+    for k in 0..<count {
+        let e = expf(src[k] - shift)
+        dst?[k] = e
+        sum += e
+    }
+    return sum
+}
+
+func scalarDivideBy(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ d: Float) {
+    for k in 0..<count { p[k] /= d }
+}
+
+func scalarSubtractTwice(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ a: Float, _ b: Float) {
+    for k in 0..<count { dst[k] = src[k] - a - b }
+}
+
+/// Mean and biased variance in Double, two passes.
+func scalarMeanVariance(_ src: UnsafePointer<Float>, _ count: Int) -> (mean: Double, variance: Double) {
+    var mean: Double = 0
+    for i in 0..<count { mean += Double(src[i]) }
+    mean /= Double(count)
+    var variance: Double = 0
+    for i in 0..<count { let d = Double(src[i]) - mean; variance += d * d }
+    variance /= Double(count)
+    return (mean, variance)
+}
+
+func scalarNormalize(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ mean: Float, _ scale: Float,
+                     _ gamma: UnsafePointer<Float>?, _ beta: UnsafePointer<Float>?) {
+    for i in 0..<count {
+        var v = (src[i] - mean) * scale
+        if let gamma { v *= gamma[i] }
+        if let beta { v += beta[i] }
+        dst[i] = v
     }
 }
