@@ -243,6 +243,58 @@ def _(c):
     return _model(c.K, i, c.L.Conv1DTranspose(3, 3, strides=2, padding="same")(i))
 
 
+@case("convt_s3_k2_valid_sigmoid",
+      note="Conv2DTranspose(10, 2, strides=3, padding=valid, activation=sigmoid): 4x5 -> 12x15; stride > kernel, "
+           "so every third output row and column gets no tap (sigmoid(bias) only)")
+def _(c):
+    i = c.K.Input((4, 5, 6))
+    return _model(c.K, i, c.L.Conv2DTranspose(10, 2, strides=3, activation="sigmoid")(i))
+
+
+@case("convt_s3_k5_same_outpad_nobias_relu",
+      note="Conv2DTranspose(12, 5, strides=3, padding=same, output_padding=(2, 1), use_bias=False, activation=relu): "
+           "4x5 -> 12x14")
+def _(c):
+    i = c.K.Input((4, 5, 7))
+    return _model(c.K, i, c.L.Conv2DTranspose(12, 5, strides=3, padding="same", output_padding=(2, 1), use_bias=False,
+                                               activation="relu")(i))
+
+
+@case("convt_s2_k4_same_relu6_17",
+      note="Conv2DTranspose(17, 4, strides=2, padding=same, activation=relu6) with 16 input channels: 5x6 -> 10x12")
+def _(c):
+    i = c.K.Input((5, 6, 16))
+    return _model(c.K, i, c.L.Conv2DTranspose(17, 4, strides=2, padding="same", activation="relu6")(i))
+
+
+@case("convt_s2x3_k3x2_valid_outpad_tanh",
+      note="Conv2DTranspose(9, (3, 2), strides=(2, 3), padding=valid, output_padding=(1, 2), activation=tanh): "
+           "4x4 -> 10x13 (the last column gets no tap)")
+def _(c):
+    i = c.K.Input((4, 4, 5))
+    return _model(c.K, i, c.L.Conv2DTranspose(9, (3, 2), strides=(2, 3), output_padding=(1, 2), activation="tanh")(i))
+
+
+@case("conv1dt_s3_k4_valid_outpad_tanh",
+      note="Conv1DTranspose(10, 4, strides=3, padding=valid, output_padding=2, activation=tanh): length 7 -> 24")
+def _(c):
+    i = c.K.Input((7, 5))
+    return _model(c.K, i, c.L.Conv1DTranspose(10, 4, strides=3, output_padding=2, activation="tanh")(i))
+
+
+@case("conv1dt_s1_k5_same_1ch", note="Conv1DTranspose(1, 5, strides=1, padding=same, use_bias=False): length 9 -> 9, one filter")
+def _(c):
+    i = c.K.Input((9, 6))
+    return _model(c.K, i, c.L.Conv1DTranspose(1, 5, padding="same", use_bias=False)(i))
+
+
+@case("conv1dt_dil2_valid", k3_backend="jax", gens=("keras3",),
+      note="Conv1DTranspose(9, 3, dilation_rate=2, padding=valid, strides=1): length 8 -> 12 (Keras 3 only: tf_keras' CPU conv1d_transpose rejects dilation > 1)")
+def _(c):
+    i = c.K.Input((8, 4))
+    return _model(c.K, i, c.L.Conv1DTranspose(9, 3, dilation_rate=2)(i))
+
+
 # ----------------------------------------------------------------------------- Pooling
 
 @case("maxpool2d_valid", note="MaxPooling2D(2) valid on 8x8, and MaxPooling2D((3, 2), strides=(2, 1)) valid on 9x7")

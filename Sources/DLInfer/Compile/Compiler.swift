@@ -4,7 +4,7 @@ enum Compiler {
         switch node.op {
         case .conv(let p): return try ConvOp(node, p, g, table)
         case .depthwise(let p): return try DepthwiseOp(node, p, g, table)
-        case .transposedConv(let p): return try TransposedConvOp(node, p, g)
+        case .transposedConv(let p): return try TransposedConvOp(node, p, g, table)
         case .dense(let p): return try DenseOp(node, p, g, table)
         case .affine(let p): return try AffineOp(node, p, g)
         case .unary(let a): return UnaryOp(node, a)
