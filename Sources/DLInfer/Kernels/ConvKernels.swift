@@ -135,31 +135,6 @@ private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer
     }
 }
 
-/// Scatter-adds columns ([IH*IW, KH*KW*C]) back into an image ([OH, OW, C]): the adjoint of
-/// im2col, which is what a transposed convolution computes. `h`/`w` describe the forward conv
-/// from the output image to the input grid.
-func col2imAdd(_ cols: UnsafePointer<Float>, channels: Int,
-               inH: Int, inW: Int, kh: Int, kw: Int, stride: (Int, Int), dilation: (Int, Int),
-               padBefore: (Int, Int), outH: Int, outW: Int, out: UnsafeMutablePointer<Float>) {
-    let rowLen = kh * kw * channels
-    for iy in 0..<inH {
-        for ix in 0..<inW {
-            var src = cols + (iy * inW + ix) * rowLen
-            for ky in 0..<kh {
-                let oy = iy * stride.0 - padBefore.0 + ky * dilation.0
-                for kx in 0..<kw {
-                    let ox = ix * stride.1 - padBefore.1 + kx * dilation.1
-                    if oy >= 0 && oy < outH && ox >= 0 && ox < outW {
-                        let dst = out + (oy * outW + ox) * channels
-                        for c in 0..<channels { dst[c] += src[c] }
-                    }
-                    src += channels
-                }
-            }
-        }
-    }
-}
-
 /// Depthwise convolution of one image: out[oy, ox, c*mult + m] = sum_taps in[iy, ix, c] * k[ky, kx, c, m].
 func depthwiseConv(_ input: UnsafePointer<Float>, channels: Int, multiplier: Int,
                    h: AxisGeometry, w: AxisGeometry, kernel: UnsafePointer<Float>,
