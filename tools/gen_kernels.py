@@ -125,11 +125,16 @@ def kernel(name, lanes, nv, mr, panel, indirect=False):
 def module(name, lanes, nv, kc):
     nr = lanes * nv
     parts = [kernel(name, lanes, j, mr, nr) for j in range(1, nv + 1) for mr in (MR, 1, 2, 3, 4)]
-    parts += [kernel(name, lanes, j, MR, nr, indirect=True) for j in range(1, nv + 1)]
+    parts += [kernel(name, lanes, j, mr, nr, indirect=True) for j in range(1, nv + 1) for mr in (MR, 1, 2, 3, 4)]
     conv_dispatch = []
     for j in range(1, nv + 1):
         cond = "default" if j == nv else "case %d" % j
-        conv_dispatch.append("        %s: convKernel{mr}x{w}(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)".format(mr=MR, w=j * lanes) % cond)
+        conv_dispatch.append("        %s:" % cond)
+        conv_dispatch.append("            switch rows {")
+        for mr in (1, 2, 3, 4):
+            conv_dispatch.append("            case {mr}: convKernel{mr}x{w}(ptrs, taps, t0, t1, c0, kc, {mr}, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)".format(mr=mr, w=j * lanes))
+        conv_dispatch.append("            default: convKernel{mr}x{w}(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)".format(mr=MR, w=j * lanes))
+        conv_dispatch.append("            }")
     dispatch = []
     for j in range(1, nv + 1):
         cond = "default" if j == nv else "case %d" % j

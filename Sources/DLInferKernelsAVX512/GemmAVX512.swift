@@ -3551,6 +3551,418 @@ private func convKernel6x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     }
 }
 
+/// C[1 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel1x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    var c00 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            bp += ldb
+        }
+    }
+    let full = cols == 16
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c00 += bias0
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+        }
+    }
+}
+
+/// C[2 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel2x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    var c00 = V()
+    var c10 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            bp += ldb
+        }
+    }
+    let full = cols == 16
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c00 += bias0
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c10 += bias0
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+        }
+    }
+}
+
+/// C[3 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel3x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    let p2 = ptrs + min(2, rows - 1) * taps
+    var c00 = V()
+    var c10 = V()
+    var c20 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            let s2 = V(repeating: a2[k])
+            c20 = c20.addingProduct(s2, b0)
+            bp += ldb
+        }
+    }
+    let full = cols == 16
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c00 += bias0
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c10 += bias0
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c20 += bias0
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c20, row + 0)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+        }
+    }
+}
+
+/// C[4 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel4x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    let p2 = ptrs + min(2, rows - 1) * taps
+    let p3 = ptrs + min(3, rows - 1) * taps
+    var c00 = V()
+    var c10 = V()
+    var c20 = V()
+    var c30 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        let a3 = p3[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            let s2 = V(repeating: a2[k])
+            c20 = c20.addingProduct(s2, b0)
+            let s3 = V(repeating: a3[k])
+            c30 = c30.addingProduct(s3, b0)
+            bp += ldb
+        }
+    }
+    let full = cols == 16
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c00 += bias0
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c10 += bias0
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c20 += bias0
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c20, row + 0)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+        }
+    }
+    if 3 < rows {
+        let row = c + 3 * ldc
+        if accumulate {
+            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        }
+        if ep != nil {
+            c30 += bias0
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c30, row + 0)
+        } else {
+            storePartial(c30, row + 0, cols - 0)
+        }
+    }
+}
+
 /// C[6 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
 @inline(__always)
 private func convKernel6x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
@@ -3818,6 +4230,516 @@ private func convKernel6x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         } else {
             storePartial(c50, row + 0, cols - 0)
             storePartial(c51, row + 16, cols - 16)
+        }
+    }
+}
+
+/// C[1 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel1x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    var c00 = V(), c01 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            bp += ldb
+        }
+    }
+    let full = cols == 32
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+        }
+    }
+}
+
+/// C[2 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel2x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    var c00 = V(), c01 = V()
+    var c10 = V(), c11 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            bp += ldb
+        }
+    }
+    let full = cols == 32
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+        }
+    }
+}
+
+/// C[3 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel3x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    let p2 = ptrs + min(2, rows - 1) * taps
+    var c00 = V(), c01 = V()
+    var c10 = V(), c11 = V()
+    var c20 = V(), c21 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            let s2 = V(repeating: a2[k])
+            c20 = c20.addingProduct(s2, b0)
+            c21 = c21.addingProduct(s2, b1)
+            bp += ldb
+        }
+    }
+    let full = cols == 32
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c20, row + 0)
+            store(c21, row + 16)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+            storePartial(c21, row + 16, cols - 16)
+        }
+    }
+}
+
+/// C[4 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel4x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    let p2 = ptrs + min(2, rows - 1) * taps
+    let p3 = ptrs + min(3, rows - 1) * taps
+    var c00 = V(), c01 = V()
+    var c10 = V(), c11 = V()
+    var c20 = V(), c21 = V()
+    var c30 = V(), c31 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        let a3 = p3[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            let s2 = V(repeating: a2[k])
+            c20 = c20.addingProduct(s2, b0)
+            c21 = c21.addingProduct(s2, b1)
+            let s3 = V(repeating: a3[k])
+            c30 = c30.addingProduct(s3, b0)
+            c31 = c31.addingProduct(s3, b1)
+            bp += ldb
+        }
+    }
+    let full = cols == 32
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c20, row + 0)
+            store(c21, row + 16)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+            storePartial(c21, row + 16, cols - 16)
+        }
+    }
+    if 3 < rows {
+        let row = c + 3 * ldc
+        if accumulate {
+            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        }
+        if ep != nil {
+            c30 += bias0
+            c31 += bias1
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+                c31.replace(with: 0, where: c31 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+                c31.replace(with: c31 * lo, where: c31 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c30, row + 0)
+            store(c31, row + 16)
+        } else {
+            storePartial(c30, row + 0, cols - 0)
+            storePartial(c31, row + 16, cols - 16)
         }
     }
 }
@@ -4145,6 +5067,614 @@ private func convKernel6x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
             storePartial(c50, row + 0, cols - 0)
             storePartial(c51, row + 16, cols - 16)
             storePartial(c52, row + 32, cols - 32)
+        }
+    }
+}
+
+/// C[1 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel1x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    var c00 = V(), c01 = V(), c02 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let b2 = load(bp + 32)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            c02 = c02.addingProduct(s0, b2)
+            bp += ldb
+        }
+    }
+    let full = cols == 48
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+        }
+    }
+}
+
+/// C[2 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel2x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    var c00 = V(), c01 = V(), c02 = V()
+    var c10 = V(), c11 = V(), c12 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let b2 = load(bp + 32)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            c02 = c02.addingProduct(s0, b2)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            c12 = c12.addingProduct(s1, b2)
+            bp += ldb
+        }
+    }
+    let full = cols == 48
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            c12 += bias2
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+                c12.replace(with: 0, where: c12 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+                c12.replace(with: c12 * lo, where: c12 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+            store(c12, row + 32)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+            storePartial(c12, row + 32, cols - 32)
+        }
+    }
+}
+
+/// C[3 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel3x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    let p2 = ptrs + min(2, rows - 1) * taps
+    var c00 = V(), c01 = V(), c02 = V()
+    var c10 = V(), c11 = V(), c12 = V()
+    var c20 = V(), c21 = V(), c22 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let b2 = load(bp + 32)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            c02 = c02.addingProduct(s0, b2)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            c12 = c12.addingProduct(s1, b2)
+            let s2 = V(repeating: a2[k])
+            c20 = c20.addingProduct(s2, b0)
+            c21 = c21.addingProduct(s2, b1)
+            c22 = c22.addingProduct(s2, b2)
+            bp += ldb
+        }
+    }
+    let full = cols == 48
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            c12 += bias2
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+                c12.replace(with: 0, where: c12 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+                c12.replace(with: c12 * lo, where: c12 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+            store(c12, row + 32)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+            storePartial(c12, row + 32, cols - 32)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            c22 += bias2
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+                c22.replace(with: 0, where: c22 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+                c22.replace(with: c22 * lo, where: c22 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c20, row + 0)
+            store(c21, row + 16)
+            store(c22, row + 32)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+            storePartial(c21, row + 16, cols - 16)
+            storePartial(c22, row + 32, cols - 32)
+        }
+    }
+}
+
+/// C[4 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel4x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    let p2 = ptrs + min(2, rows - 1) * taps
+    let p3 = ptrs + min(3, rows - 1) * taps
+    var c00 = V(), c01 = V(), c02 = V()
+    var c10 = V(), c11 = V(), c12 = V()
+    var c20 = V(), c21 = V(), c22 = V()
+    var c30 = V(), c31 = V(), c32 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        let a3 = p3[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let b2 = load(bp + 32)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            c02 = c02.addingProduct(s0, b2)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            c12 = c12.addingProduct(s1, b2)
+            let s2 = V(repeating: a2[k])
+            c20 = c20.addingProduct(s2, b0)
+            c21 = c21.addingProduct(s2, b1)
+            c22 = c22.addingProduct(s2, b2)
+            let s3 = V(repeating: a3[k])
+            c30 = c30.addingProduct(s3, b0)
+            c31 = c31.addingProduct(s3, b1)
+            c32 = c32.addingProduct(s3, b2)
+            bp += ldb
+        }
+    }
+    let full = cols == 48
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            c12 += bias2
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+                c12.replace(with: 0, where: c12 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+                c12.replace(with: c12 * lo, where: c12 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+            store(c12, row + 32)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+            storePartial(c12, row + 32, cols - 32)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            c22 += bias2
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+                c22.replace(with: 0, where: c22 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+                c22.replace(with: c22 * lo, where: c22 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c20, row + 0)
+            store(c21, row + 16)
+            store(c22, row + 32)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+            storePartial(c21, row + 16, cols - 16)
+            storePartial(c22, row + 32, cols - 32)
+        }
+    }
+    if 3 < rows {
+        let row = c + 3 * ldc
+        if accumulate {
+            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        }
+        if ep != nil {
+            c30 += bias0
+            c31 += bias1
+            c32 += bias2
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+                c31.replace(with: 0, where: c31 .< 0)
+                c32.replace(with: 0, where: c32 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+                c31.replace(with: c31 * lo, where: c31 .< 0)
+                c32.replace(with: c32 * lo, where: c32 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c30, row + 0)
+            store(c31, row + 16)
+            store(c32, row + 32)
+        } else {
+            storePartial(c30, row + 0, cols - 0)
+            storePartial(c31, row + 16, cols - 16)
+            storePartial(c32, row + 32, cols - 32)
         }
     }
 }
@@ -4532,6 +6062,712 @@ private func convKernel6x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     }
 }
 
+/// C[1 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel1x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    var c00 = V(), c01 = V(), c02 = V(), c03 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let b2 = load(bp + 32)
+            let b3 = load(bp + 48)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            c02 = c02.addingProduct(s0, b2)
+            c03 = c03.addingProduct(s0, b3)
+            bp += ldb
+        }
+    }
+    let full = cols == 64
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V(), bias3 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+        bias3 = load(bias + col0 + 48)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            c03 += bias3
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+                c03.replace(with: 0, where: c03 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+                c03.replace(with: c03 * lo, where: c03 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+            store(c03, row + 48)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+            storePartial(c03, row + 48, cols - 48)
+        }
+    }
+}
+
+/// C[2 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel2x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    var c00 = V(), c01 = V(), c02 = V(), c03 = V()
+    var c10 = V(), c11 = V(), c12 = V(), c13 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let b2 = load(bp + 32)
+            let b3 = load(bp + 48)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            c02 = c02.addingProduct(s0, b2)
+            c03 = c03.addingProduct(s0, b3)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            c12 = c12.addingProduct(s1, b2)
+            c13 = c13.addingProduct(s1, b3)
+            bp += ldb
+        }
+    }
+    let full = cols == 64
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V(), bias3 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+        bias3 = load(bias + col0 + 48)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            c03 += bias3
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+                c03.replace(with: 0, where: c03 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+                c03.replace(with: c03 * lo, where: c03 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+            store(c03, row + 48)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+            storePartial(c03, row + 48, cols - 48)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            c12 += bias2
+            c13 += bias3
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+                c12.replace(with: 0, where: c12 .< 0)
+                c13.replace(with: 0, where: c13 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+                c12.replace(with: c12 * lo, where: c12 .< 0)
+                c13.replace(with: c13 * lo, where: c13 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+            store(c12, row + 32)
+            store(c13, row + 48)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+            storePartial(c12, row + 32, cols - 32)
+            storePartial(c13, row + 48, cols - 48)
+        }
+    }
+}
+
+/// C[3 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel3x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    let p2 = ptrs + min(2, rows - 1) * taps
+    var c00 = V(), c01 = V(), c02 = V(), c03 = V()
+    var c10 = V(), c11 = V(), c12 = V(), c13 = V()
+    var c20 = V(), c21 = V(), c22 = V(), c23 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let b2 = load(bp + 32)
+            let b3 = load(bp + 48)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            c02 = c02.addingProduct(s0, b2)
+            c03 = c03.addingProduct(s0, b3)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            c12 = c12.addingProduct(s1, b2)
+            c13 = c13.addingProduct(s1, b3)
+            let s2 = V(repeating: a2[k])
+            c20 = c20.addingProduct(s2, b0)
+            c21 = c21.addingProduct(s2, b1)
+            c22 = c22.addingProduct(s2, b2)
+            c23 = c23.addingProduct(s2, b3)
+            bp += ldb
+        }
+    }
+    let full = cols == 64
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V(), bias3 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+        bias3 = load(bias + col0 + 48)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            c03 += bias3
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+                c03.replace(with: 0, where: c03 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+                c03.replace(with: c03 * lo, where: c03 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+            store(c03, row + 48)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+            storePartial(c03, row + 48, cols - 48)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            c12 += bias2
+            c13 += bias3
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+                c12.replace(with: 0, where: c12 .< 0)
+                c13.replace(with: 0, where: c13 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+                c12.replace(with: c12 * lo, where: c12 .< 0)
+                c13.replace(with: c13 * lo, where: c13 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+            store(c12, row + 32)
+            store(c13, row + 48)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+            storePartial(c12, row + 32, cols - 32)
+            storePartial(c13, row + 48, cols - 48)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            c22 += bias2
+            c23 += bias3
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+                c22.replace(with: 0, where: c22 .< 0)
+                c23.replace(with: 0, where: c23 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+                c22.replace(with: c22 * lo, where: c22 .< 0)
+                c23.replace(with: c23 * lo, where: c23 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c20, row + 0)
+            store(c21, row + 16)
+            store(c22, row + 32)
+            store(c23, row + 48)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+            storePartial(c21, row + 16, cols - 16)
+            storePartial(c22, row + 32, cols - 32)
+            storePartial(c23, row + 48, cols - 48)
+        }
+    }
+}
+
+/// C[4 x cols] = sum over taps of the tap's input rows * B panel, then the epilogue.
+@inline(__always)
+private func convKernel4x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                            _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                            _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
+    let p0 = ptrs + 0 * taps
+    let p1 = ptrs + min(1, rows - 1) * taps
+    let p2 = ptrs + min(2, rows - 1) * taps
+    let p3 = ptrs + min(3, rows - 1) * taps
+    var c00 = V(), c01 = V(), c02 = V(), c03 = V()
+    var c10 = V(), c11 = V(), c12 = V(), c13 = V()
+    var c20 = V(), c21 = V(), c22 = V(), c23 = V()
+    var c30 = V(), c31 = V(), c32 = V(), c33 = V()
+    var bp = b
+    for t in t0..<t1 {
+        let a0 = p0[t] + c0
+        let a1 = p1[t] + c0
+        let a2 = p2[t] + c0
+        let a3 = p3[t] + c0
+        for k in 0..<kc {
+            let b0 = load(bp + 0)
+            let b1 = load(bp + 16)
+            let b2 = load(bp + 32)
+            let b3 = load(bp + 48)
+            let s0 = V(repeating: a0[k])
+            c00 = c00.addingProduct(s0, b0)
+            c01 = c01.addingProduct(s0, b1)
+            c02 = c02.addingProduct(s0, b2)
+            c03 = c03.addingProduct(s0, b3)
+            let s1 = V(repeating: a1[k])
+            c10 = c10.addingProduct(s1, b0)
+            c11 = c11.addingProduct(s1, b1)
+            c12 = c12.addingProduct(s1, b2)
+            c13 = c13.addingProduct(s1, b3)
+            let s2 = V(repeating: a2[k])
+            c20 = c20.addingProduct(s2, b0)
+            c21 = c21.addingProduct(s2, b1)
+            c22 = c22.addingProduct(s2, b2)
+            c23 = c23.addingProduct(s2, b3)
+            let s3 = V(repeating: a3[k])
+            c30 = c30.addingProduct(s3, b0)
+            c31 = c31.addingProduct(s3, b1)
+            c32 = c32.addingProduct(s3, b2)
+            c33 = c33.addingProduct(s3, b3)
+            bp += ldb
+        }
+    }
+    let full = cols == 64
+    let ep = epi?.pointee
+    let act = ep?.activation ?? Int32(DL_ACT_NONE)
+    let lo = V(repeating: ep?.lo ?? 0), hi = V(repeating: ep?.hi ?? 0)
+    let residual = ep?.residual, ldr = ep?.ld_residual ?? 0
+    var bias0 = V(), bias1 = V(), bias2 = V(), bias3 = V()
+    if let bias = ep?.bias {
+        bias0 = load(bias + col0 + 0)
+        bias1 = load(bias + col0 + 16)
+        bias2 = load(bias + col0 + 32)
+        bias3 = load(bias + col0 + 48)
+    }
+    do {
+        let row = c + 0 * ldc
+        if accumulate {
+            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c00 += bias0
+            c01 += bias1
+            c02 += bias2
+            c03 += bias3
+            if let residual {
+                let rr = residual + (row0 + 0) * ldr + col0
+                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c00.replace(with: 0, where: c00 .< 0)
+                c01.replace(with: 0, where: c01 .< 0)
+                c02.replace(with: 0, where: c02 .< 0)
+                c03.replace(with: 0, where: c03 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c00.replace(with: c00 * lo, where: c00 .< 0)
+                c01.replace(with: c01 * lo, where: c01 .< 0)
+                c02.replace(with: c02 * lo, where: c02 .< 0)
+                c03.replace(with: c03 * lo, where: c03 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c00, row + 0)
+            store(c01, row + 16)
+            store(c02, row + 32)
+            store(c03, row + 48)
+        } else {
+            storePartial(c00, row + 0, cols - 0)
+            storePartial(c01, row + 16, cols - 16)
+            storePartial(c02, row + 32, cols - 32)
+            storePartial(c03, row + 48, cols - 48)
+        }
+    }
+    if 1 < rows {
+        let row = c + 1 * ldc
+        if accumulate {
+            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c10 += bias0
+            c11 += bias1
+            c12 += bias2
+            c13 += bias3
+            if let residual {
+                let rr = residual + (row0 + 1) * ldr + col0
+                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c10.replace(with: 0, where: c10 .< 0)
+                c11.replace(with: 0, where: c11 .< 0)
+                c12.replace(with: 0, where: c12 .< 0)
+                c13.replace(with: 0, where: c13 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c10.replace(with: c10 * lo, where: c10 .< 0)
+                c11.replace(with: c11 * lo, where: c11 .< 0)
+                c12.replace(with: c12 * lo, where: c12 .< 0)
+                c13.replace(with: c13 * lo, where: c13 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c10, row + 0)
+            store(c11, row + 16)
+            store(c12, row + 32)
+            store(c13, row + 48)
+        } else {
+            storePartial(c10, row + 0, cols - 0)
+            storePartial(c11, row + 16, cols - 16)
+            storePartial(c12, row + 32, cols - 32)
+            storePartial(c13, row + 48, cols - 48)
+        }
+    }
+    if 2 < rows {
+        let row = c + 2 * ldc
+        if accumulate {
+            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c20 += bias0
+            c21 += bias1
+            c22 += bias2
+            c23 += bias3
+            if let residual {
+                let rr = residual + (row0 + 2) * ldr + col0
+                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c20.replace(with: 0, where: c20 .< 0)
+                c21.replace(with: 0, where: c21 .< 0)
+                c22.replace(with: 0, where: c22 .< 0)
+                c23.replace(with: 0, where: c23 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c20.replace(with: c20 * lo, where: c20 .< 0)
+                c21.replace(with: c21 * lo, where: c21 .< 0)
+                c22.replace(with: c22 * lo, where: c22 .< 0)
+                c23.replace(with: c23 * lo, where: c23 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c20, row + 0)
+            store(c21, row + 16)
+            store(c22, row + 32)
+            store(c23, row + 48)
+        } else {
+            storePartial(c20, row + 0, cols - 0)
+            storePartial(c21, row + 16, cols - 16)
+            storePartial(c22, row + 32, cols - 32)
+            storePartial(c23, row + 48, cols - 48)
+        }
+    }
+    if 3 < rows {
+        let row = c + 3 * ldc
+        if accumulate {
+            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
+            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
+            c33 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        }
+        if ep != nil {
+            c30 += bias0
+            c31 += bias1
+            c32 += bias2
+            c33 += bias3
+            if let residual {
+                let rr = residual + (row0 + 3) * ldr + col0
+                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+                c33 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+            }
+            switch act {
+            case Int32(DL_ACT_RELU):
+                c30.replace(with: 0, where: c30 .< 0)
+                c31.replace(with: 0, where: c31 .< 0)
+                c32.replace(with: 0, where: c32 .< 0)
+                c33.replace(with: 0, where: c33 .< 0)
+            case Int32(DL_ACT_CLAMP):
+                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+                c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
+            case Int32(DL_ACT_LEAKY):
+                c30.replace(with: c30 * lo, where: c30 .< 0)
+                c31.replace(with: c31 * lo, where: c31 .< 0)
+                c32.replace(with: c32 * lo, where: c32 .< 0)
+                c33.replace(with: c33 * lo, where: c33 .< 0)
+            default: break
+            }
+        }
+        if full {
+            store(c30, row + 0)
+            store(c31, row + 16)
+            store(c32, row + 32)
+            store(c33, row + 48)
+        } else {
+            storePartial(c30, row + 0, cols - 0)
+            storePartial(c31, row + 16, cols - 16)
+            storePartial(c32, row + 32, cols - 32)
+            storePartial(c33, row + 48, cols - 48)
+        }
+    }
+}
+
 /// One tile: up to 6 rows, as many vectors as the panel's `cols` columns need (the last panel of
 /// an n that is not a multiple of 64 takes a narrower kernel instead of computing zeros).
 @inline(__always)
@@ -4608,10 +6844,38 @@ private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, 
                       _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
                       _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int) {
     switch (cols + 15) / 16 {
-        case 1: convKernel6x16(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
-        case 2: convKernel6x32(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
-        case 3: convKernel6x48(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
-        default: convKernel6x64(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+        case 1:
+            switch rows {
+            case 1: convKernel1x16(ptrs, taps, t0, t1, c0, kc, 1, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 2: convKernel2x16(ptrs, taps, t0, t1, c0, kc, 2, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 3: convKernel3x16(ptrs, taps, t0, t1, c0, kc, 3, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 4: convKernel4x16(ptrs, taps, t0, t1, c0, kc, 4, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            default: convKernel6x16(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            }
+        case 2:
+            switch rows {
+            case 1: convKernel1x32(ptrs, taps, t0, t1, c0, kc, 1, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 2: convKernel2x32(ptrs, taps, t0, t1, c0, kc, 2, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 3: convKernel3x32(ptrs, taps, t0, t1, c0, kc, 3, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 4: convKernel4x32(ptrs, taps, t0, t1, c0, kc, 4, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            default: convKernel6x32(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            }
+        case 3:
+            switch rows {
+            case 1: convKernel1x48(ptrs, taps, t0, t1, c0, kc, 1, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 2: convKernel2x48(ptrs, taps, t0, t1, c0, kc, 2, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 3: convKernel3x48(ptrs, taps, t0, t1, c0, kc, 3, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 4: convKernel4x48(ptrs, taps, t0, t1, c0, kc, 4, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            default: convKernel6x48(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            }
+        default:
+            switch rows {
+            case 1: convKernel1x64(ptrs, taps, t0, t1, c0, kc, 1, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 2: convKernel2x64(ptrs, taps, t0, t1, c0, kc, 2, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 3: convKernel3x64(ptrs, taps, t0, t1, c0, kc, 3, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            case 4: convKernel4x64(ptrs, taps, t0, t1, c0, kc, 4, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            default: convKernel6x64(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb)
+            }
     }
 }
 
