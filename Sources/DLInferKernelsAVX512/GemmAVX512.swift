@@ -6819,6 +6819,7 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
                         _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
                         _ panelBegin: Int, _ panelEnd: Int) {
     let pw = avx512PanelWidth(forColumns: n)
+    let bEnd = packedB + panelEnd * k * pw
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
@@ -6827,14 +6828,40 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
             let kc = min(384, k - k0)
             let last = k0 + kc >= k
             let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
+            var prefetch = NextBlockPrefetch(after: bp + k0 * pw, floats: kc * pw, end: bEnd, tiles: (rowEnd - rowBegin + 5) / 6)
             var i = rowBegin
             while i < rowEnd {
+                prefetch.step()
                 let rows = min(6, rowEnd - i)
                 tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw)
                 i += rows
             }
             k0 += kc
         } while k0 < k
+    }
+}
+
+/// Fetches the packed-B block that follows the current one into L2, a slice before each row
+/// tile: B blocks are contiguous, so the next one (the next K block or the next panel) is the
+/// next `floats` floats. With few rows (late convolutions, dense layers) each block of weights
+/// is used by few tiles, and without this its first tile waits on memory for all of it.
+private struct NextBlockPrefetch {
+    private var p: UnsafeRawPointer
+    private let end: UnsafeRawPointer
+    private let bytesPerTile: Int
+
+    init(after block: UnsafePointer<Float>, floats: Int, end: UnsafePointer<Float>, tiles: Int) {
+        p = UnsafeRawPointer(block + floats)
+        self.end = UnsafeRawPointer(min(end, block + 2 * floats))
+        bytesPerTile = (floats * 4 / max(tiles, 1) + 63) & ~63
+    }
+
+    @inline(__always) mutating func step() {
+        let stop = min(end, p + bytesPerTile)
+        while p < stop {
+            dl_prefetch_l2(p)
+            p += 64
+        }
     }
 }
 
@@ -6890,6 +6917,7 @@ public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps:
                            _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int,
                            _ panelBegin: Int, _ panelEnd: Int) {
     let pw = avx512PanelWidth(forColumns: n), k = taps * cin
+    let bEnd = packedB + panelEnd * k * pw
     let tapsPerBlock = max(1, 384 / max(cin, 1)), chunk = min(cin, 384)
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
@@ -6903,8 +6931,11 @@ public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps:
                 let first = t0 == 0 && c0 == 0, last = t1 == taps && c0 + kc >= cin
                 let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
                 let bk = bp + (t0 * cin + c0) * pw
+                var prefetch = NextBlockPrefetch(after: bk, floats: (cin >= 384 ? kc : (t1 - t0) * cin) * pw, end: bEnd,
+                                                 tiles: (rowEnd - rowBegin + 5) / 6)
                 var i = rowBegin
                 while i < rowEnd {
+                    prefetch.step()
                     let rows = min(6, rowEnd - i)
                     convTile(table + i * taps, taps, t0, t1, c0, kc, rows, bk, c + i * ldc + col0, ldc, cols, !first, epi, col0, i, pw)
                     i += rows

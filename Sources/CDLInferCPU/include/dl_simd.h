@@ -9,6 +9,10 @@
 #include <immintrin.h>
 #endif
 
+/* Asks for the cache line at p to be brought into L2 (prefetcht1): the GEMM drivers fetch the
+ * next block of packed weights while the current one is multiplied. Never faults. */
+static inline __attribute__((always_inline)) void dl_prefetch_l2(const void *p) { __builtin_prefetch(p, 0, 2); }
+
 #if defined(__AVX512F__)
 static inline __attribute__((always_inline)) __mmask16 dl_mask16(int64_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
