@@ -34,6 +34,16 @@ def _info(c):
     return TensorInfo(c.name.decode(), np.dtype(np.int32 if c.dtype == INT32 else np.float32), shape)
 
 
+def _address(a):
+    """The data address of a C-contiguous array. ctypes.c_char.from_buffer takes a third of the
+    time __array_interface__ does (0.8 vs 2.4 us, which counts in a small model's run), but only
+    for a writable buffer."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):
+        return a.__array_interface__["data"][0]
+
+
 def _as_bytes(value, what):
     if isinstance(value, bytes):
         return value
@@ -201,7 +211,7 @@ class Model:
                 self._run_cache = cached
             cin = cached[1]
             for i, a in enumerate(arrays):
-                cin[i].data = a.__array_interface__["data"][0]  # faster than a.ctypes.data
+                cin[i].data = _address(a)
             check(self._lib.dl_session_run(session, len(arrays), cin))
             if cached[3] is None:
                 view = OutputViewC()
@@ -213,7 +223,7 @@ class Model:
             out = []
             for i, shape in enumerate(cached[3]):
                 y = np.empty(shape, dtype=np.float32)
-                check(self._lib.dl_session_output_copy(session, i, y.__array_interface__["data"][0], y.nbytes))
+                check(self._lib.dl_session_output_copy(session, i, _address(y), y.nbytes))
                 out.append(y)
         return out
 

@@ -169,3 +169,24 @@ def test_max_weight_bytes(path, weights):
 def test_max_weight_bytes_bad_values(value, error):
     with pytest.raises(error, match="max_weight_bytes"):
         dlinfer.Model(CNN, max_weight_bytes=value)
+
+
+# --- input memory the binding reads without copying -------------------------------------------------
+
+def test_read_only_and_writable_inputs_give_the_same_outputs():
+    """The binding takes a writable array's address through the buffer protocol and falls back to
+    __array_interface__ for memory that cannot be exported writable (read-only arrays, bytes)."""
+    with dlinfer.Model(CNN) as m:
+        shape = (2,) + tuple(m.inputs[0].shape[1:])
+        x = np.random.default_rng(3).uniform(-1, 1, shape).astype(np.float32)
+        expected = m.run([x])[0]
+        frozen = x.copy()
+        frozen.flags.writeable = False
+        from_bytes = np.frombuffer(x.tobytes(), dtype=np.float32).reshape(shape)
+        assert not from_bytes.flags.writeable
+        for a in (frozen, from_bytes, x[::1]):
+            np.testing.assert_array_equal(m.run([a])[0], expected)
+        # The outputs are the caller's own arrays, not views of engine memory.
+        y = m.run([x])[0]
+        y[...] = 0
+        np.testing.assert_array_equal(m.run([x])[0], expected)
