@@ -179,7 +179,10 @@ int main(int argc, char **argv) {
     if (!shim_self_check()) return 1;
 
     const char *models[] = {"keras3_mobilenetv2_035", "keras3_resnet_small", "tf_keras_resnet_small",
-                            "keras3_xception_small", "keras3_cnn_classic"};
+                            "keras3_xception_small", "keras3_cnn_classic",
+                            /* transposed convolution's phased and gather forms, vector math epilogues */
+                            "keras3_convt_s2_k4_same_relu6_17", "keras3_convt_s2_same_k3",
+                            "keras3_conv1dt_s3_k4_valid_outpad_tanh", "keras3_layernorm_last", "keras3_act_softmax"};
     /* One thread, and two: handing work to the session's threads must not allocate either. */
     int n = (int)(sizeof models / sizeof models[0]), failed = 0;
     for (int m = 0; m < n; m++) failed += !test_model(argv[1], models[m], 1);
