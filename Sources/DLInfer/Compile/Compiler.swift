@@ -7,7 +7,7 @@ enum Compiler {
         case .transposedConv(let p): return try TransposedConvOp(node, p, g, table)
         case .dense(let p): return try DenseOp(node, p, g, table)
         case .affine(let p): return try AffineOp(node, p, g)
-        case .unary(let a): return UnaryOp(node, a)
+        case .unary(let a): return UnaryOp(node, a, table)
         case .binary(let k): return BinaryOp(node, k)
         case .softmax(let axis, let log): return SoftmaxOp(node, axis: axis, log: log, math: table.math)
         case .sparsemax(let axis): return SparsemaxOp(node, axis: axis)

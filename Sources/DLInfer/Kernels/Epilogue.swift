@@ -39,10 +39,10 @@ private struct EpilogueLoop: ActivationVisitor {
 }
 
 /// Sigmoid, tanh, swish, gelu and exponential run as a pass adding bias and residual, then the
-/// vector kernel of `math` over each row (by default the active tier's; nil keeps the fused
+/// vector kernel of `math` over each row (the op's tier's `vectorMath`; nil keeps the fused
 /// scalar loop).
 func applyEpilogue(_ args: EpilogueArgs, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ldc: Int,
-                   math: MathKernels? = KernelTable.vectorMath) {
+                   math: MathKernels?) {
     if args.isEmpty { return }
     if let kernel = math?.kernel(for: args.activation) {
         let loop = EpilogueLoop(out: out, rows: rows, cols: cols, ldc: ldc, args: args)

@@ -152,12 +152,9 @@ struct KernelTable {
         }
     }
 
-    /// The active tier's vector math kernels, nil at the scalar tier (which keeps the reference
-    /// loops): what applyActivation and applyEpilogue use unless given others.
-    static let vectorMath: MathKernels? = {
-        guard case .success(let t) = active, t.tier != .scalar else { return nil }
-        return t.math
-    }()
+    /// The tier's vector math kernels for activations and epilogues, nil at the scalar tier (which
+    /// keeps the reference loops of Unary.swift).
+    var vectorMath: MathKernels? { tier == .scalar ? nil : math }
 
     /// The best tier, capped by DLINFER_ISA=avx512|avx2|scalar (for reproducibility and tests).
     static let active: Result<KernelTable, DLError> = {

@@ -70,7 +70,7 @@ extension KernelTable {
             let first = c + rows.lowerBound * ldc + col0
             for i in rows { (c + i * ldc + col0).update(repeating: 0, count: cols) }
             applyEpilogue(EpilogueArgs(bias: bias.map { $0 + col0 }, residual: residual.map { $0 + rows.lowerBound * ldc + col0 },
-                                       activation: activation), first, rows: rows.count, cols: cols, ldc: ldc)
+                                       activation: activation), first, rows: rows.count, cols: cols, ldc: ldc, math: vectorMath)
             return
         }
         withEpilogue(bias: bias, residual: residual, activation: activation, c: c, ldc: ldc, rows: rows, col0: col0, cols: cols) {
@@ -88,7 +88,7 @@ extension KernelTable {
         withUnsafePointer(to: &e) { kernel($0) }
         if activation.registerEpilogue == nil {
             applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c + rows.lowerBound * ldc + col0,
-                          rows: rows.count, cols: cols, ldc: ldc)
+                          rows: rows.count, cols: cols, ldc: ldc, math: vectorMath)
         }
     }
 

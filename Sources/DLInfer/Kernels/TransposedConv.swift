@@ -282,7 +282,7 @@ final class PhasedTransposedConv {
                             let offset = ((rh + sh * a) * job.ow + rw + sw * b0) * cout
                             for i in 0..<(b1 - b0) { (y + offset + i * ldc).update(repeating: 0, count: cout) }
                             applyEpilogue(EpilogueArgs(bias: biasPointer, residual: residual.map { $0 + offset }, activation: activation),
-                                          y + offset, rows: b1 - b0, cols: cout, ldc: ldc)
+                                          y + offset, rows: b1 - b0, cols: cout, ldc: ldc, math: self.table.vectorMath)
                         }
                         continue
                     }
@@ -411,7 +411,7 @@ final class PhasedTransposedConv {
             }
             applyEpilogue(EpilogueArgs(bias: bias.map { UnsafePointer($0.pointer) },
                                        residual: job.residual.map { $0 + outImage + oy * job.ow * cout }, activation: activation),
-                          out, rows: job.ow, cols: cout, ldc: cout)
+                          out, rows: job.ow, cols: cout, ldc: cout, math: self.table.vectorMath)
         }
     }
 }

@@ -146,9 +146,9 @@ struct MapLoop: ActivationVisitor {
 }
 
 /// dst = a(src). Sigmoid, tanh, swish, gelu and exponential go to the vector kernels of `math`
-/// (by default the active tier's; nil, as at the scalar tier, keeps the loops above).
+/// (the op's tier's `vectorMath`; nil, as at the scalar tier, keeps the loops above).
 func applyActivation(_ a: Activation, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
-                     math: MathKernels? = KernelTable.vectorMath) {
+                     math: MathKernels?) {
     if a == .linear {
         if UnsafePointer(dst) != src { dst.update(from: src, count: count) }
         return

@@ -160,7 +160,7 @@ final class ConvOp: CompiledOp {
             }
             if p.epilogue.activation.registerEpilogue == nil {
                 applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: p.epilogue.activation),
-                              s.outputs[0].f32 + img * pixels * cout, rows: pixels, cols: cout, ldc: cout)
+                              s.outputs[0].f32 + img * pixels * cout, rows: pixels, cols: cout, ldc: cout, math: table.vectorMath)
             }
         }
     }

@@ -54,7 +54,7 @@ final class DepthwiseOp: CompiledOp {
                               kernel: weights.pointer, out: y.f32 + img * pixels * outC)
             }
             applyEpilogue(EpilogueArgs(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual, activation: p.epilogue.activation),
-                          y.f32, rows: n * pixels, cols: outC, ldc: outC)
+                          y.f32, rows: n * pixels, cols: outC, ldc: outC, math: table.vectorMath)
             return
         }
         let pool = s.pool(perImageOf: n)
@@ -76,7 +76,7 @@ final class DepthwiseOp: CompiledOp {
             }
         }
         if p.epilogue.activation.registerEpilogue == nil {
-            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: p.epilogue.activation), y.f32, rows: n * pixels, cols: c, ldc: c)
+            applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: p.epilogue.activation), y.f32, rows: n * pixels, cols: c, ldc: c, math: table.vectorMath)
         }
     }
 }

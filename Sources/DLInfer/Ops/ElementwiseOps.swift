@@ -4,10 +4,11 @@ import Glibc
 final class UnaryOp: CompiledOp {
     let node: Node
     let activation: Activation
-    init(_ node: Node, _ a: Activation) { self.node = node; activation = a }
+    let math: MathKernels?
+    init(_ node: Node, _ a: Activation, _ table: KernelTable) { self.node = node; activation = a; math = table.vectorMath }
     var label: String { node.op.kindName }
     func plan(_ inputs: [Shape]) throws -> OpPlan { OpPlan(outputs: [inputs[0]]) }
-    func run(_ s: Step) { applyActivation(activation, s.inputs[0].f32, s.outputs[0].f32, count: s.outputs[0].count) }
+    func run(_ s: Step) { applyActivation(activation, s.inputs[0].f32, s.outputs[0].f32, count: s.outputs[0].count, math: math) }
 }
 
 /// x * scale[c] + shift[c] along one axis (may run in place).

@@ -97,7 +97,7 @@ import Testing
                     }
                     var want = direct.indices.map { i in Float(direct[i]) + bias[i % t.n] + (withResidual ? residual[i] : 0) }
                     want.withUnsafeMutableBufferPointer { wp in
-                        applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: act), wp.baseAddress!, rows: pixels, cols: t.n, ldc: t.n)
+                        applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: act), wp.baseAddress!, rows: pixels, cols: t.n, ldc: t.n, math: nil)
                     }
                     let tolerance = 1e-5 * Float(k).squareRoot() * 4
                     let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }

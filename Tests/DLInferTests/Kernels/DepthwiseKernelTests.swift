@@ -41,7 +41,7 @@ import Testing
                         depthwiseConv(xp.baseAddress!, channels: t.c, multiplier: 1, h: gh, w: gw, kernel: kp.baseAddress!, out: wp.baseAddress!)
                         residual.withUnsafeBufferPointer { rp in
                             applyEpilogue(EpilogueArgs(bias: UnsafePointer(padded.pointer), residual: rp.baseAddress!, activation: act),
-                                          wp.baseAddress!, rows: gh.output * gw.output, cols: t.c, ldc: t.c)
+                                          wp.baseAddress!, rows: gh.output * gw.output, cols: t.c, ldc: t.c, math: nil)
                         }
                     }
                 }

@@ -29,7 +29,7 @@ import Testing
             }
         }
         let count = y.count
-        y.withUnsafeMutableBufferPointer { applyActivation(act, $0.baseAddress!, $0.baseAddress!, count: count) }
+        y.withUnsafeMutableBufferPointer { applyActivation(act, $0.baseAddress!, $0.baseAddress!, count: count, math: nil) }
         return y
     }
 

@@ -149,7 +149,7 @@ import Testing
                     let pixels = want.count / t.cout
                     want.withUnsafeMutableBufferPointer { wp in
                         applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: act), wp.baseAddress!, rows: pixels,
-                                      cols: t.cout, ldc: t.cout)
+                                      cols: t.cout, ldc: t.cout, math: nil)
                     }
                     // Any thread count gives the same bits.
                     if serial.isEmpty { serial = got } else if !withResidual {
