@@ -227,8 +227,7 @@ final class PhasedTransposedConv {
             chunk = min(chunk, max(6, (per + 5) / 6 * 6))
         }
         // Staged blocks need the stage (planned with the shape) and no residual (the GEMM adds it
-        // in output order).
-        // Blocks small enough to leave units for every thread.
+        // in output order), and are kept small enough to leave units for every thread.
         let rowsPerUnit = residual == nil ? max(1, min(stagedRows(oh: oh, ow: ow), rows / wanted)) : 1
         if rowsPerUnit > 1 { chunk = max(widest, 1) }
         let stage = rowsPerUnit > 1 ? (scratch! + tableBytes(oh: oh, ow: ow)).assumingMemoryBound(to: Float.self) : nil

@@ -16,7 +16,7 @@ final class SoftmaxOp: CompiledOp {
     let node: Node
     let axis: Int, log: Bool
     let math: MathKernels
-    init(_ node: Node, axis: Int, log: Bool, math: MathKernels = ((try? KernelTable.active.get()) ?? .make(.scalar)).math) {
+    init(_ node: Node, axis: Int, log: Bool, math: MathKernels) {
         self.node = node; self.axis = axis; self.log = log; self.math = math
     }
     var label: String { node.op.kindName }
@@ -126,8 +126,7 @@ final class LayerNormOp: CompiledOp {
 
     let math: MathKernels
 
-    init(_ node: Node, _ p: LayerNormParams, _ g: IRGraph,
-         math: MathKernels = ((try? KernelTable.active.get()) ?? .make(.scalar)).math) throws {
+    init(_ node: Node, _ p: LayerNormParams, _ g: IRGraph, math: MathKernels) throws {
         self.node = node
         self.p = p
         self.math = math
@@ -178,52 +177,5 @@ final class LayerNormOp: CompiledOp {
             let inv = Float(1 / (variance + Double(p.epsilon)).squareRoot())
             math.normalize(row, out, n, Float(mean), inv, g, b)
         }
-    }
-}
-
-// The scalar tier's softmax and LayerNorm row kernels (MathKernels): the reference loops.
-
-func scalarRowMax(_ src: UnsafePointer<Float>, _ count: Int) -> Float {
-    var m = -Float.infinity
-    for k in 0..<count { m = Swift.max(m, src[k]) }
-    return m
-}
-
-func scalarExpShiftSum(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>?, _ count: Int, _ shift: Float) -> Float {
-    var sum: Float = 0
-    for k in 0..<count {
-        let e = expf(src[k] - shift)
-        dst?[k] = e
-        sum += e
-    }
-    return sum
-}
-
-func scalarDivideBy(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ d: Float) {
-    for k in 0..<count { p[k] /= d }
-}
-
-func scalarSubtractTwice(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ a: Float, _ b: Float) {
-    for k in 0..<count { dst[k] = src[k] - a - b }
-}
-
-/// Mean and biased variance in Double, two passes.
-func scalarMeanVariance(_ src: UnsafePointer<Float>, _ count: Int) -> (mean: Double, variance: Double) {
-    var mean: Double = 0
-    for i in 0..<count { mean += Double(src[i]) }
-    mean /= Double(count)
-    var variance: Double = 0
-    for i in 0..<count { let d = Double(src[i]) - mean; variance += d * d }
-    variance /= Double(count)
-    return (mean, variance)
-}
-
-func scalarNormalize(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ mean: Float, _ scale: Float,
-                     _ gamma: UnsafePointer<Float>?, _ beta: UnsafePointer<Float>?) {
-    for i in 0..<count {
-        var v = (src[i] - mean) * scale
-        if let gamma { v *= gamma[i] }
-        if let beta { v += beta[i] }
-        dst[i] = v
     }
 }
