@@ -118,6 +118,25 @@ public func avx2WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c
     }
 }
 
+/// One output pixel's channels [ch, ch + lanes) of a Winograd tile: the epilogue (bias,
+/// residual laid out like y, register activation), then the store. A file-level function: as a
+/// local function capturing the tile's state, and as @inline(__always), it stayed a call per
+/// pixel (seen in perf); @_transparent inlines it.
+@_transparent
+private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixel: Int, _ n: Int, _ ch: Int, _ lanes: Int,
+                            _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
+    let at = pixel * n + ch
+    var r = value + bias
+    if let residual { r += lanes >= 8 ? load(residual + at) : partial(residual + at, lanes) }
+    switch act {
+    case Int32(DL_ACT_RELU): r.replace(with: 0, where: r .< 0)
+    case Int32(DL_ACT_CLAMP): r.replace(with: lo, where: r .< lo); r.replace(with: hi, where: r .> hi)
+    case Int32(DL_ACT_LEAKY): r.replace(with: r * lo, where: r .< 0)
+    default: break
+    }
+    if lanes >= 8 { store(r, y + at) } else { storePartial(r, y + at, lanes) }
+}
+
 /// Winograd F(4x4, 3x3) output transform of tiles [tileBegin, tileEnd): from m[e * tiles * n +
 /// t * n + co] (the 36 products), y[(oy * ow + ox) * n + co] = A^T m A for the pixels of the tile
 /// inside [oh, ow], then the epilogue (bias, residual laid out like y, register activation).
@@ -139,20 +158,6 @@ public func avx2WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int
             @inline(__always) func get(_ e: Int) -> V {
                 let src = m + (e * tiles * n + tile * n + ch)
                 return lanes >= 8 ? load(src) : partial(src, lanes)
-            }
-            @inline(__always) func emit(_ i: Int, _ j: Int, _ value: V) {
-                let oy = oy0 + i, ox = ox0 + j
-                if oy >= oh || ox >= ow { return }
-                let at = (oy * ow + ox) * n + ch
-                var r = value + biasV
-                if let residual { r += lanes >= 8 ? load(residual + at) : partial(residual + at, lanes) }
-                switch act {
-                case Int32(DL_ACT_RELU): r.replace(with: 0, where: r .< 0)
-                case Int32(DL_ACT_CLAMP): r.replace(with: lo, where: r .< lo); r.replace(with: hi, where: r .> hi)
-                case Int32(DL_ACT_LEAKY): r.replace(with: r * lo, where: r .< 0)
-                default: break
-                }
-                if lanes >= 8 { store(r, y + at) } else { storePartial(r, y + at, lanes) }
             }
             let m00 = get(0), m01 = get(1), m02 = get(2), m03 = get(3), m04 = get(4), m05 = get(5)
             let m10 = get(6), m11 = get(7), m12 = get(8), m13 = get(9), m14 = get(10), m15 = get(11)
@@ -184,22 +189,54 @@ public func avx2WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int
             let s15 = m15 - m25 + V(repeating: 2) * m35 - V(repeating: 2) * m45
             let s25 = m15 + m25 + V(repeating: 4) * m35 + V(repeating: 4) * m45
             let s35 = m15 - m25 + V(repeating: 8) * m35 - V(repeating: 8) * m45 + m55
-            emit(0, 0, s00 + s01 + s02 + s03 + s04)
-            emit(0, 1, s01 - s02 + V(repeating: 2) * s03 - V(repeating: 2) * s04)
-            emit(0, 2, s01 + s02 + V(repeating: 4) * s03 + V(repeating: 4) * s04)
-            emit(0, 3, s01 - s02 + V(repeating: 8) * s03 - V(repeating: 8) * s04 + s05)
-            emit(1, 0, s10 + s11 + s12 + s13 + s14)
-            emit(1, 1, s11 - s12 + V(repeating: 2) * s13 - V(repeating: 2) * s14)
-            emit(1, 2, s11 + s12 + V(repeating: 4) * s13 + V(repeating: 4) * s14)
-            emit(1, 3, s11 - s12 + V(repeating: 8) * s13 - V(repeating: 8) * s14 + s15)
-            emit(2, 0, s20 + s21 + s22 + s23 + s24)
-            emit(2, 1, s21 - s22 + V(repeating: 2) * s23 - V(repeating: 2) * s24)
-            emit(2, 2, s21 + s22 + V(repeating: 4) * s23 + V(repeating: 4) * s24)
-            emit(2, 3, s21 - s22 + V(repeating: 8) * s23 - V(repeating: 8) * s24 + s25)
-            emit(3, 0, s30 + s31 + s32 + s33 + s34)
-            emit(3, 1, s31 - s32 + V(repeating: 2) * s33 - V(repeating: 2) * s34)
-            emit(3, 2, s31 + s32 + V(repeating: 4) * s33 + V(repeating: 4) * s34)
-            emit(3, 3, s31 - s32 + V(repeating: 8) * s33 - V(repeating: 8) * s34 + s35)
+            if oy0 + 0 < oh && ox0 + 0 < ow {
+                winogradFinish(s00 + s01 + s02 + s03 + s04, y, (oy0 + 0) * ow + ox0 + 0, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 0 < oh && ox0 + 1 < ow {
+                winogradFinish(s01 - s02 + V(repeating: 2) * s03 - V(repeating: 2) * s04, y, (oy0 + 0) * ow + ox0 + 1, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 0 < oh && ox0 + 2 < ow {
+                winogradFinish(s01 + s02 + V(repeating: 4) * s03 + V(repeating: 4) * s04, y, (oy0 + 0) * ow + ox0 + 2, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 0 < oh && ox0 + 3 < ow {
+                winogradFinish(s01 - s02 + V(repeating: 8) * s03 - V(repeating: 8) * s04 + s05, y, (oy0 + 0) * ow + ox0 + 3, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 1 < oh && ox0 + 0 < ow {
+                winogradFinish(s10 + s11 + s12 + s13 + s14, y, (oy0 + 1) * ow + ox0 + 0, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 1 < oh && ox0 + 1 < ow {
+                winogradFinish(s11 - s12 + V(repeating: 2) * s13 - V(repeating: 2) * s14, y, (oy0 + 1) * ow + ox0 + 1, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 1 < oh && ox0 + 2 < ow {
+                winogradFinish(s11 + s12 + V(repeating: 4) * s13 + V(repeating: 4) * s14, y, (oy0 + 1) * ow + ox0 + 2, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 1 < oh && ox0 + 3 < ow {
+                winogradFinish(s11 - s12 + V(repeating: 8) * s13 - V(repeating: 8) * s14 + s15, y, (oy0 + 1) * ow + ox0 + 3, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 2 < oh && ox0 + 0 < ow {
+                winogradFinish(s20 + s21 + s22 + s23 + s24, y, (oy0 + 2) * ow + ox0 + 0, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 2 < oh && ox0 + 1 < ow {
+                winogradFinish(s21 - s22 + V(repeating: 2) * s23 - V(repeating: 2) * s24, y, (oy0 + 2) * ow + ox0 + 1, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 2 < oh && ox0 + 2 < ow {
+                winogradFinish(s21 + s22 + V(repeating: 4) * s23 + V(repeating: 4) * s24, y, (oy0 + 2) * ow + ox0 + 2, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 2 < oh && ox0 + 3 < ow {
+                winogradFinish(s21 - s22 + V(repeating: 8) * s23 - V(repeating: 8) * s24 + s25, y, (oy0 + 2) * ow + ox0 + 3, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 3 < oh && ox0 + 0 < ow {
+                winogradFinish(s30 + s31 + s32 + s33 + s34, y, (oy0 + 3) * ow + ox0 + 0, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 3 < oh && ox0 + 1 < ow {
+                winogradFinish(s31 - s32 + V(repeating: 2) * s33 - V(repeating: 2) * s34, y, (oy0 + 3) * ow + ox0 + 1, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 3 < oh && ox0 + 2 < ow {
+                winogradFinish(s31 + s32 + V(repeating: 4) * s33 + V(repeating: 4) * s34, y, (oy0 + 3) * ow + ox0 + 2, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
+            if oy0 + 3 < oh && ox0 + 3 < ow {
+                winogradFinish(s31 - s32 + V(repeating: 8) * s33 - V(repeating: 8) * s34 + s35, y, (oy0 + 3) * ow + ox0 + 3, n, ch, lanes, biasV, residual, act, lo, hi)
+            }
             c0 += 8
         }
     }

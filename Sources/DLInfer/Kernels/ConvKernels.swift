@@ -115,6 +115,75 @@ func indirectionTable(_ input: UnsafePointer<Float>, channels: Int, zeros: Unsaf
     }
 }
 
+/// The output columns of a convolution axis whose whole kernel row lies inside the input
+/// (`interior`), and how many lie partly in the padding (`edges`, before and after it).
+struct KernelRowSpan {
+    let interior: Range<Int>
+    let edges: Int
+
+    init(_ w: AxisGeometry) {
+        let lo = min((w.padBefore + w.stride - 1) / w.stride, w.output)
+        let last = w.input - w.effectiveKernel + w.padBefore   // the last in-bounds start, padded coordinates
+        let hi = last >= 0 ? min(last / w.stride + 1, w.output) : 0
+        interior = lo..<max(lo, hi)
+        edges = w.output - interior.count
+    }
+
+    /// The slot of an edge column among the edges (those before the interior first).
+    func edgeIndex(_ ox: Int) -> Int { ox < interior.lowerBound ? ox : ox - interior.count }
+}
+
+/// Fills table[pixel * kh + ky] for `pixels` of one image ([H, W, C] at `input`) for a
+/// convolution without horizontal dilation, whose kernel row ky under a pixel is one run of
+/// kw * C floats in NHWC: the run's address in the input; `zeros` (kw * C zeros) for a row in the
+/// vertical padding; or, for a column at the edge, a slot of `patches` (OH * span.edges * kh runs)
+/// filled with the run and zeros where it reaches into the padding.
+@inline(never)  // its own registers: inlined into the op's closure, its loop counters lived on the stack
+func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafePointer<Float>, h: AxisGeometry, w: AxisGeometry,
+                    span: KernelRowSpan, table: UnsafeMutablePointer<UnsafePointer<Float>>, patches: UnsafeMutablePointer<Float>,
+                    pixels: Range<Int>) {
+    guard !pixels.isEmpty else { return }
+    // Sizes were checked when the op was planned; the loops run per table entry, so they use
+    // wrapping arithmetic and walk the output row by row (no division per pixel).
+    let run = w.kernel &* channels, rowFloats = w.input &* channels, step = w.stride &* channels, kh = h.kernel
+    let lo = span.interior.lowerBound, hi = span.interior.upperBound
+    var oy = pixels.lowerBound / w.output
+    var first = pixels.lowerBound &- oy &* w.output   // the first column of this row in range
+    var pixel = pixels.lowerBound
+    while pixel < pixels.upperBound {
+        let end = min(w.output, first &+ (pixels.upperBound &- pixel))   // one past the last column in range
+        let base = table + (pixel &- first) &* kh   // the table row of column 0
+        for ky in 0..<kh {
+            let iy = oy &* h.stride &- h.padBefore &+ ky &* h.dilation
+            if iy < 0 || iy >= h.input {
+                for x in first..<end { base[x &* kh &+ ky] = zeros }
+                continue
+            }
+            let row = input + iy &* rowFloats
+            let padFloats = w.padBefore &* channels
+            for x in max(first, lo)..<max(max(first, lo), min(end, hi)) {
+                base[x &* kh &+ ky] = row + (x &* step &- padFloats)
+            }
+            for x in first..<end where x < lo || x >= hi {
+                let slot = patches + ((oy &* span.edges &+ span.edgeIndex(x)) &* kh &+ ky) &* run
+                let x0 = x &* w.stride &- w.padBefore
+                for kx in 0..<w.kernel {
+                    let ix = x0 &+ kx, dst = slot + kx &* channels
+                    if ix < 0 || ix >= w.input {
+                        dst.update(repeating: 0, count: channels)
+                    } else {
+                        copyFloats(dst, row + ix &* channels, channels)
+                    }
+                }
+                base[x &* kh &+ ky] = UnsafePointer(slot)
+            }
+        }
+        pixel &+= end &- first
+        oy &+= 1
+        first = 0
+    }
+}
+
 /// The portable tier's im2col (the kernel table's form of `im2col`).
 func scalarIm2col(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ c0: Int, _ cg: Int,
                   _ kh: Int, _ kw: Int, _ sh: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ padTop: Int, _ padLeft: Int,

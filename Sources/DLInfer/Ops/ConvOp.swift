@@ -3,8 +3,11 @@ import CDLInferCPU
 /// Conv1D/Conv2D (grouped): a 1x1 stride-1 unpadded convolution is one GEMM over all pixels;
 /// other ungrouped convolutions with at least `indirectMinChannels` input channels are an
 /// indirect GEMM (a table of input-pixel addresses per tap, in the plan's scratch, instead of a
-/// copied patch matrix); the rest gather patches (im2col, into the scratch) and run a GEMM per
-/// image and group. Bias, a fused residual and the activation are applied as the epilogue.
+/// copied patch matrix); ungrouped ones with fewer channels and no horizontal dilation are an
+/// indirect GEMM over kernel rows (each kernel row's kw * C floats are one run in NHWC, so a
+/// "tap" is a whole kernel row); the rest gather patches (im2col, into the scratch) and run a
+/// GEMM per image and group. Bias, a fused residual and the activation are applied as the
+/// epilogue.
 final class ConvOp: CompiledOp {
     let node: Node
     let p: ConvParams
@@ -16,7 +19,9 @@ final class ConvOp: CompiledOp {
     let cg: Int, cout: Int
     let pointwise: Bool
     let indirect: Bool
-    /// cg zeros: what the indirection table points at for taps in the padding.
+    /// The indirect GEMM over kernel rows (few input channels, see the type's comment).
+    let kernelRows: Bool
+    /// cg zeros (kw * cg for kernel rows): what the indirection table points at for taps in the padding.
     let zeros: AlignedBuffer
     /// A 3x3 stride-1 convolution's 36 Winograd-domain weight matrices (Kernels/Winograd.swift),
     /// used when the image has at least `winogradMinTiles` 4x4 output tiles and is finite.
@@ -53,7 +58,8 @@ final class ConvOp: CompiledOp {
         pointwise = win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && p.groups == 1
             && (win.padding == .valid || win.padding == .same || win.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
         indirect = !pointwise && p.groups == 1 && cg >= Self.indirectMinChannels
-        zeros = try AlignedBuffer(count: indirect ? cg : 0)
+        kernelRows = !pointwise && !indirect && p.groups == 1 && win.dw == 1
+        zeros = try AlignedBuffer(count: indirect ? cg : kernelRows ? win.kw * cg : 0)
         let win3x3 = win.rank == 2 && win.kh == 3 && win.kw == 3 && win.sh == 1 && win.sw == 1 && win.dh == 1 && win.dw == 1
         winograd = indirect && win3x3 && cout >= Self.indirectMinChannels
             ? try w.data.withUnsafeBufferPointer { try Winograd.transformWeights($0.baseAddress!, cin: cg, cout: cout, table: table) }
@@ -65,7 +71,7 @@ final class ConvOp: CompiledOp {
         let w = p.window
         let k = w.rank == 1 ? "\(w.kw)" : "\(w.kh)x\(w.kw)"
         let s = w.sh == 1 && w.sw == 1 ? "" : "/\(w.rank == 1 ? "\(w.sw)" : "\(w.sh)x\(w.sw)")"
-        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : !winograd.isEmpty ? "winograd|indirect gemm" : indirect ? "indirect gemm" : "im2col+gemm") \(table.tier.rawValue)"
+        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : !winograd.isEmpty ? "winograd|indirect gemm" : indirect ? "indirect gemm" : kernelRows ? "kernel-row gemm" : "im2col+gemm") \(table.tier.rawValue)"
     }
 
     func plan(_ inputs: [Shape]) throws -> OpPlan {
@@ -76,6 +82,14 @@ final class ConvOp: CompiledOp {
         let taps = p.window.kh * p.window.kw
         var scratch = pointwise ? 0 : indirect ? try checkedMul(try checkedMul(pixels, taps), MemoryLayout<UnsafePointer<Float>>.stride)
                                                : try checkedMul(try checkedMul(pixels, rowLen), 4)
+        if kernelRows {
+            let (_, h, w, _) = try nhwc(inputs[0], rank: p.window.rank)
+            let (gh, gw) = p.window.runGeometry(h: h, w: w)
+            let patches = try checkedMul(try checkedMul(try checkedMul(gh.output, KernelRowSpan(gw).edges), p.window.kh),
+                                         try checkedMul(p.window.kw, cg))
+            scratch = try checkedAdd(try checkedMul(try checkedMul(pixels, p.window.kh), MemoryLayout<UnsafePointer<Float>>.stride),
+                                     try checkedMul(patches, 4))
+        }
         if useWinograd(oh: oh, ow: ow) {
             // The input transform [36][tiles][cin], then the products [36][tiles][cout].
             let tiles = try checkedMul((oh + 3) / 4, (ow + 3) / 4)
@@ -165,6 +179,19 @@ final class ConvOp: CompiledOp {
         }
     }
 
+    /// A kernel-row conv run's state for the threads' pieces (some output pixels each, which
+    /// fill their rows of the table, then multiply them).
+    private struct KernelRowPieces {
+        let op: ConvOp
+        let split: RowSplit
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let residual: UnsafePointer<Float>?
+        let table: UnsafeMutablePointer<UnsafePointer<Float>>, patches: UnsafeMutablePointer<Float>
+        let h: Int, w: Int, c: Int, pixels: Int
+        let gh: AxisGeometry, gw: AxisGeometry, span: KernelRowSpan
+        var image = 0
+    }
+
     /// An indirect conv run's state for the threads' pieces (some output pixels each).
     private struct IndirectPieces {
         let op: ConvOp
@@ -201,6 +228,27 @@ final class ConvOp: CompiledOp {
             return
         }
         let pool = s.pool(perImageOf: n)
+        if kernelRows {
+            let table = s.scratch!.assumingMemoryBound(to: UnsafePointer<Float>.self)
+            let patches = (s.scratch! + pixels * gh.kernel * MemoryLayout<UnsafePointer<Float>>.stride).assumingMemoryBound(to: Float.self)
+            var job = KernelRowPieces(op: self, split: RowSplit(rows: pixels, threads: pool.threads), x: x.f32, y: y.f32,
+                                      residual: residual, table: table, patches: patches, h: h, w: w, c: c, pixels: pixels,
+                                      gh: gh, gw: gw, span: KernelRowSpan(gw))
+            for img in 0..<n {
+                job.image = img
+                pool.parallel(job.split.count, &job) { raw, piece in
+                    let j = raw.assumingMemoryBound(to: KernelRowPieces.self).pointee, op = j.op
+                    let rows = j.split.range(piece)
+                    kernelRowTable(j.x + j.image * j.h * j.w * j.c, channels: j.c, zeros: op.zeros.pointer, h: j.gh, w: j.gw,
+                                   span: j.span, table: j.table, patches: j.patches, pixels: rows)
+                    let offset = j.image * j.pixels * op.cout
+                    op.table.convGemm(table: j.table, taps: j.gh.kernel, cin: j.gw.kernel * j.c, b: op.weights[0], c: j.y + offset,
+                                      ldc: op.cout, bias: op.bias.first.map { UnsafePointer($0.pointer) },
+                                      residual: j.residual.map { $0 + offset }, activation: op.p.epilogue.activation, rows: rows)
+                }
+            }
+            return
+        }
         if indirect {
             let table = s.scratch!.assumingMemoryBound(to: UnsafePointer<Float>.self)
             var job = IndirectPieces(op: self, split: RowSplit(rows: pixels, threads: pool.threads),

@@ -2,13 +2,17 @@
 import CDLInferCPU
 import Testing
 
-/// Every tier's indirect-GEMM and Winograd F(4x4, 3x3) convolutions against a direct convolution
-/// computed in Double, over odd channel and filter counts, image sizes (partial tiles), kernel
-/// sizes, strides, dilations and paddings, with the epilogue.
+/// Every tier's indirect-GEMM (per tap and per kernel row) and Winograd F(4x4, 3x3)
+/// convolutions against a direct convolution computed in Double, over odd channel and filter
+/// counts, image sizes (partial tiles), kernel sizes, strides, dilations and paddings, with the
+/// epilogue.
 @Suite struct ConvolutionKernelTests {
     struct Case: CustomStringConvertible, Sendable {
         let h: Int, w: Int, c: Int, n: Int, kh: Int, kw: Int, stride: Int, dilation: Int, padding: PaddingSpec
-        var description: String { "\(h)x\(w)x\(c)->\(n) k\(kh)x\(kw) s\(stride) d\(dilation) \(padding)" }
+        /// A vertical dilation other than `dilation` (the kernel-row form dilates only vertically).
+        var dilationH: Int? = nil
+        var dh: Int { dilationH ?? dilation }
+        var description: String { "\(h)x\(w)x\(c)->\(n) k\(kh)x\(kw) s\(stride) d\(dh)x\(dilation) \(padding)" }
     }
 
     static let cases: [Case] = [
@@ -36,7 +40,7 @@ import Testing
             x = (0..<(t.h * t.w * t.c)).map { _ in rng.uniform() }
             kernel = (0..<(t.kh * t.kw * t.c * t.n)).map { _ in rng.uniform() }
             bias = (0..<t.n).map { _ in rng.uniform() }
-            let window = Window(rank: 2, kh: t.kh, kw: t.kw, sh: t.stride, sw: t.stride, dh: t.dilation, dw: t.dilation, padding: t.padding)
+            let window = Window(rank: 2, kh: t.kh, kw: t.kw, sh: t.stride, sw: t.stride, dh: t.dh, dw: t.dilation, padding: t.padding)
             (gh, gw) = try window.geometry(h: t.h, w: t.w)
             let pixels = gh.output * gw.output
             residual = (0..<(pixels * t.n)).map { _ in rng.uniform() }
@@ -103,6 +107,67 @@ import Testing
                     let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }
                     #expect(bad == nil, "\(tier) \(t) \(act) residual \(withResidual): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
                 }
+            }
+        }
+    }
+
+    static let kernelRowCases: [Case] = [
+        Case(h: 28, w: 28, c: 1, n: 32, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .valid),
+        Case(h: 9, w: 7, c: 1, n: 17, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
+        Case(h: 12, w: 11, c: 3, n: 64, kh: 7, kw: 7, stride: 2, dilation: 1, padding: .explicit(top: 3, bottom: 3, left: 3, right: 3)),
+        Case(h: 10, w: 9, c: 3, n: 33, kh: 3, kw: 3, stride: 2, dilation: 1, padding: .same),
+        Case(h: 8, w: 13, c: 5, n: 10, kh: 3, kw: 5, stride: 3, dilation: 1, padding: .explicit(top: 0, bottom: 2, left: 4, right: 1)),
+        Case(h: 11, w: 6, c: 15, n: 65, kh: 3, kw: 2, stride: 1, dilation: 1, padding: .same, dilationH: 2),
+        // A kernel wider than the padded image's interior: every column is an edge.
+        Case(h: 4, w: 3, c: 2, n: 8, kh: 2, kw: 5, stride: 1, dilation: 1, padding: .same),
+        Case(h: 1, w: 1, c: 4, n: 3, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
+    ]
+
+    @Test("every tier's kernel-row convolution (few channels) matches a direct convolution", arguments: kernelRowCases)
+    func kernelRowsMatchReference(_ t: Case) throws {
+        let problem = try Problem(t, seed: UInt64(t.h * 13 + t.w * 101 + t.c * 7 + t.n))
+        let (x, kernel, bias, residual, gh, gw, direct) = (problem.x, problem.kernel, problem.bias, problem.residual,
+                                                           problem.gh, problem.gw, problem.direct)
+        let k = t.kh * t.kw * t.c, pixels = gh.output * gw.output
+        let span = KernelRowSpan(gw)
+        let run = t.kw * t.c
+        for tier in ISATier.supported {
+            let table = KernelTable.make(tier)
+            let packed = try kernel.withUnsafeBufferPointer {
+                try PackedMatrix($0.baseAddress!, k: k, n: t.n, ldb: t.n, panelWidth: table.packWidth(t.n))
+            }
+            let padded = try paddedBias(bias, panelWidth: table.panelWidth)
+            let zeros = try AlignedBuffer(count: run)
+            let pointers = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: max(1, pixels * t.kh))
+            let patches = [Float](repeating: .nan, count: max(1, gh.output * span.edges * t.kh * run))
+            defer { pointers.deallocate() }
+            for (act, withResidual) in [(Activation.linear, false), (.relu, true), (.swish, false)] {
+                var got = [Float](repeating: .nan, count: pixels * t.n)
+                var slots = patches
+                x.withUnsafeBufferPointer { xp in
+                    residual.withUnsafeBufferPointer { rp in
+                        got.withUnsafeMutableBufferPointer { gp in
+                            slots.withUnsafeMutableBufferPointer { sp in
+                                // Three pieces that start and end inside output rows, as threads would run them.
+                                let a = pixels / 3, b = 2 * pixels / 3 + 1
+                                for rows in [0..<min(a, pixels), min(a, pixels)..<min(b, pixels), min(b, pixels)..<pixels] {
+                                    kernelRowTable(xp.baseAddress!, channels: t.c, zeros: zeros.pointer, h: gh, w: gw, span: span,
+                                                   table: pointers, patches: sp.baseAddress!, pixels: rows)
+                                    table.convGemm(table: pointers, taps: t.kh, cin: run, b: packed, c: gp.baseAddress!, ldc: t.n,
+                                                   bias: UnsafePointer(padded.pointer), residual: withResidual ? rp.baseAddress! : nil,
+                                                   activation: act, rows: rows)
+                                }
+                            }
+                        }
+                    }
+                }
+                var want = direct.indices.map { i in Float(direct[i]) + bias[i % t.n] + (withResidual ? residual[i] : 0) }
+                want.withUnsafeMutableBufferPointer { wp in
+                    applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: act), wp.baseAddress!, rows: pixels, cols: t.n, ldc: t.n, math: nil)
+                }
+                let tolerance = 1e-5 * Float(k).squareRoot() * 4
+                let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }
+                #expect(bad == nil, "\(tier) \(t) \(act) residual \(withResidual): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
             }
         }
     }
