@@ -59,7 +59,7 @@ typealias UnaryKernel = (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointe
 /// tier: the ISA modules' polynomial kernels (MathAVX512/AVX2.swift, accuracy documented there)
 /// or, for the scalar tier, loops over the glibc functions (Kernels/Unary.swift, Ops/AxisOps.swift),
 /// which stay the reference.
-struct MathKernels {
+final class MathKernels {  // a class for the reason KernelTable is one
     let exp, sigmoid, tanh, erf, swish: UnaryKernel
     /// gelu with erf (approximate=False) and with the tanh approximation.
     let gelu, geluTanh: UnaryKernel
@@ -75,6 +75,35 @@ struct MathKernels {
     let meanVariance: (_ src: UnsafePointer<Float>, _ count: Int) -> (mean: Double, variance: Double)
     let normalize: (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ mean: Float, _ scale: Float,
                     _ gamma: UnsafePointer<Float>?, _ beta: UnsafePointer<Float>?) -> Void
+
+    init(exp: @escaping UnaryKernel,
+         sigmoid: @escaping UnaryKernel,
+         tanh: @escaping UnaryKernel,
+         erf: @escaping UnaryKernel,
+         swish: @escaping UnaryKernel,
+         gelu: @escaping UnaryKernel,
+         geluTanh: @escaping UnaryKernel,
+         rowMax: @escaping (_ src: UnsafePointer<Float>, _ count: Int) -> Float,
+         expShiftSum: @escaping (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>?, _ count: Int, _ shift: Float) -> Float,
+         divideBy: @escaping (_ p: UnsafeMutablePointer<Float>, _ count: Int, _ d: Float) -> Void,
+         subtractTwice: @escaping (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ a: Float, _ b: Float) -> Void,
+         meanVariance: @escaping (_ src: UnsafePointer<Float>, _ count: Int) -> (mean: Double, variance: Double),
+         normalize: @escaping (_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ mean: Float, _ scale: Float,
+              _ gamma: UnsafePointer<Float>?, _ beta: UnsafePointer<Float>?) -> Void) {
+        self.exp = exp
+        self.sigmoid = sigmoid
+        self.tanh = tanh
+        self.erf = erf
+        self.swish = swish
+        self.gelu = gelu
+        self.geluTanh = geluTanh
+        self.rowMax = rowMax
+        self.expShiftSum = expShiftSum
+        self.divideBy = divideBy
+        self.subtractTwice = subtractTwice
+        self.meanVariance = meanVariance
+        self.normalize = normalize
+    }
 
     /// The kernel for an activation that is one of these functions, if it is.
     func kernel(for a: Activation) -> UnaryKernel? {
@@ -106,8 +135,10 @@ struct MathKernels {
         subtractTwice: scalarSubtractTwice, meanVariance: scalarMeanVariance, normalize: scalarNormalize)
 }
 
-/// The kernels of one tier. Filled once; ops keep the table they were compiled for.
-struct KernelTable {
+/// The kernels of one tier. Filled once; ops keep the table they were compiled for. A class: the
+/// ops' closures reach a kernel through it on every run, and copying a struct of closures
+/// retained and released each of them (seen in perf as a few % of a small model's run).
+final class KernelTable {
     let tier: ISATier
     /// Columns per packed-B panel (the GEMM's register tile width).
     let panelWidth: Int
@@ -128,6 +159,22 @@ struct KernelTable {
     let depthwise: DepthwiseKernel
     /// Max or average pooling over output rows [rowBegin, rowEnd).
     let pool: PoolKernel
+
+    init(tier: ISATier, panelWidth: Int, packWidth: @escaping (_ n: Int) -> Int, sgemm: @escaping SgemmKernel, convGemm: @escaping ConvGemmKernel, winogradInput: @escaping WinogradInputKernel, winogradOutput: @escaping WinogradOutputKernel, allFinite: @escaping (_ p: UnsafePointer<Float>, _ count: Int) -> Bool, im2col: @escaping Im2colKernel, lanes: Int, fmaProbe: @escaping (_ iterations: Int, _ sink: UnsafeMutablePointer<Float>) -> Void, depthwise: @escaping DepthwiseKernel, pool: @escaping PoolKernel) {
+        self.tier = tier
+        self.panelWidth = panelWidth
+        self.packWidth = packWidth
+        self.sgemm = sgemm
+        self.convGemm = convGemm
+        self.winogradInput = winogradInput
+        self.winogradOutput = winogradOutput
+        self.allFinite = allFinite
+        self.im2col = im2col
+        self.lanes = lanes
+        self.fmaProbe = fmaProbe
+        self.depthwise = depthwise
+        self.pool = pool
+    }
 
     /// The tier's transcendentals and softmax / LayerNorm row kernels.
     var math: MathKernels {

@@ -130,6 +130,8 @@ final class ConvOp: CompiledOp {
     private struct WinogradPieces {
         let op: ConvOp
         let tileSplit: RowSplit
+        /// The 36 GEMMs in a few pieces (one per closure call, not one call each).
+        let gemmSplit: RowSplit
         let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
         let residual: UnsafePointer<Float>?
         let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
@@ -145,6 +147,7 @@ final class ConvOp: CompiledOp {
         let v = s.scratch!.assumingMemoryBound(to: Float.self)
         let pool = s.pool(perImageOf: n)
         var job = WinogradPieces(op: self, tileSplit: RowSplit(rows: tiles, threads: pool.threads, align: 1, minimumRows: 4),
+                                 gemmSplit: RowSplit(rows: 36, threads: pool.threads, align: 1, minimumRows: 1),
                                  x: s.inputs[0].f32, y: s.outputs[0].f32, residual: residual, v: v, m: v + 36 * tiles * c,
                                  h: h, w: w, c: c, oh: gh.output, ow: gw.output, tilesW: tilesW, tiles: tiles,
                                  padTop: gh.padBefore, padLeft: gw.padBefore)
@@ -159,10 +162,12 @@ final class ConvOp: CompiledOp {
                 j.op.table.winogradInput(j.x + j.image * j.h * j.w * j.c, j.h, j.w, j.c, j.padTop, j.padLeft, j.tilesW, j.tiles, j.v,
                                          r.lowerBound, r.upperBound)
             }
-            pool.parallel(36, &job) { raw, e in
+            pool.parallel(job.gemmSplit.count, &job) { raw, piece in
                 let j = raw.assumingMemoryBound(to: WinogradPieces.self).pointee, op = j.op
-                op.table.gemm(m: j.tiles, a: j.v + e * j.tiles * j.c, lda: j.c, b: op.winograd[e], c: j.m + e * j.tiles * op.cout,
-                              ldc: op.cout, bias: nil, residual: nil, activation: .linear)
+                for e in j.gemmSplit.range(piece) {
+                    op.table.gemm(m: j.tiles, a: j.v + e * j.tiles * j.c, lda: j.c, b: op.winograd[e], c: j.m + e * j.tiles * op.cout,
+                                  ldc: op.cout, bias: nil, residual: nil, activation: .linear)
+                }
             }
             pool.parallel(job.tileSplit.count, &job) { raw, piece in
                 let j = raw.assumingMemoryBound(to: WinogradPieces.self), op = j.pointee.op
