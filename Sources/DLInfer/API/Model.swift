@@ -41,9 +41,18 @@ public final class Model: @unchecked Sendable {
         try self.init(graph: KerasLoader.load(data: data, weights: weights, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes))
     }
 
-    private init(graph: consuming IRGraph) throws {
+    /// Tests: a model whose 1x1 conv + depthwise pairs run fused from `fuseBandsAbove` bytes of
+    /// expanded tensor, in bands of `bandFloats` (Passes.optimize), to reach the fused path and
+    /// several bands with small fixtures.
+    convenience init(path: String, fuseBandsAbove: Int, bandFloats: Int) throws {
+        try self.init(graph: KerasLoader.load(path: path, weightsPath: nil, kerasVersion: nil, maxWeightBytes: Model.defaultMaxWeightBytes),
+                      fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats)
+    }
+
+    private init(graph: consuming IRGraph, fuseBandsAbove: Int = FusePointwiseDepthwise.defaultMinimumBytes,
+                 bandFloats: Int = FusePointwiseDepthwise.defaultBandFloats) throws {
         var graph = graph
-        optimizationReport = try Passes.optimize(&graph)
+        optimizationReport = try Passes.optimize(&graph, fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats)
         inputs = zip(graph.inputs, graph.inputNames).map { v, name in
             TensorInfo(name: name, dtype: graph.values[v].type == .i32 ? .int32 : .float32, shape: graph.values[v].shape)
         }

@@ -14,6 +14,8 @@ protocol CompiledOp: AnyObject {
     /// The op and its algorithm, for profiles ("conv2d 3x3/2 im2col+gemm").
     var label: String { get }
     func plan(_ inputs: [Shape]) throws -> OpPlan
+    /// The same for a session of `threads` threads (for ops whose scratch is per thread).
+    func plan(_ inputs: [Shape], threads: Int) throws -> OpPlan
     func run(_ step: Step)
 }
 
@@ -31,4 +33,8 @@ extension Op {
         default: return canRunInPlace ? .inPlace : .own
         }
     }
+}
+
+extension CompiledOp {
+    func plan(_ inputs: [Shape], threads: Int) throws -> OpPlan { try plan(inputs) }
 }

@@ -2,6 +2,9 @@
 enum Op {
     case conv(ConvParams)
     case depthwise(DepthwiseParams)
+    /// A 1x1 convolution and the depthwise convolution that alone reads its output, run together
+    /// band by band (Passes/FusePointwiseDepthwise.swift).
+    case pointwiseDepthwise(PointwiseDepthwiseParams)
     case transposedConv(TransposedConvParams)
     case dense(DenseParams)
     /// x * scale[c] + shift[c] along one axis (inference BatchNormalization, Rescaling, Normalization).
@@ -63,6 +66,13 @@ struct DepthwiseParams {
     var multiplier: Int
     var weights: ConstID        // [kh, kw, cin, multiplier]
     var epilogue: Epilogue
+}
+
+struct PointwiseDepthwiseParams {
+    var pointwise: ConvParams   // 1x1, stride 1, no padding, one group, no residual
+    var depthwise: DepthwiseParams   // 2D, multiplier 1, no residual
+    /// Expanded floats a band holds (per thread).
+    var bandFloats: Int
 }
 
 struct TransposedConvParams {
@@ -161,6 +171,7 @@ extension Op {
         switch self {
         case .conv(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
         case .depthwise(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
+        case .pointwiseDepthwise(let p): return Op.conv(p.pointwise).constants + Op.depthwise(p.depthwise).constants
         case .transposedConv(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
         case .dense(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
         case .affine(let p): return [p.scale, p.shift]
@@ -203,6 +214,7 @@ extension Op {
         switch self {
         case .conv(let p): return p.window.rank == 1 ? "conv1d" : "conv2d"
         case .depthwise: return "depthwise"
+        case .pointwiseDepthwise: return "conv2d_1x1+depthwise"
         case .transposedConv: return "conv_transpose"
         case .dense: return "dense"
         case .affine: return "affine"

@@ -42,7 +42,7 @@ final class Plan {
                 guard let s = shapes[v] else { throw DLError(.internal, "\(context) reads a value before it is computed") }
                 return s
             }
-            let p = try withContext(context) { try model.ops[i].plan(ins) }
+            let p = try withContext(context) { try model.ops[i].plan(ins, threads: pool.threads) }
             guard p.outputs.count == node.outputs.count else { throw DLError(.internal, "\(context): \(p.outputs.count) outputs planned") }
             for (v, s) in zip(node.outputs, p.outputs) {
                 guard try checkedCount(s) > 0 else {

@@ -164,6 +164,33 @@ import Testing
         #expect(m.graphDump.components(separatedBy: "= zero_pad(").count - 1 == 2, "two pads stay:\n\(m.graphDump)")
     }
 
+    /// With the size threshold at 0 all 16 expand + depthwise pairs of MobileNetV2 run fused (the
+    /// default leaves this 96x96 fixture's tensors apart, as they stay in cache), in bands of a
+    /// few rows (stride 1 and 2, bands and thread ranges that start inside the image), and the
+    /// model still matches Keras at 1 and 3 threads.
+    @Test(arguments: ["keras3_mobilenetv2_035", "tf_keras_mobilenetv2_035"])
+    func pointwiseDepthwiseFusionMatchesKeras(_ name: String) throws {
+        let dir = "\(Fixtures.root)/\(name)"
+        let m = try Fixtures.manifest(name)
+        for bandFloats in [1, 5000, 1 << 17] {
+            let model = try Model(path: "\(dir)/\(m.model)", fuseBandsAbove: 0, bandFloats: bandFloats)
+            let report = model.optimizationReport.joined(separator: "\n")
+            #expect(report.contains("16 1x1 conv + depthwise pairs run fused"), "\(report)")
+            #expect(model.graphDump.components(separatedBy: "= depthwise(").count - 1 == 1,
+                    "every depthwise conv but the first (after the 3x3 stem) fuses:\n\(model.graphDump)")
+            let a = try NpyArray(path: "\(dir)/\(m.inputs[0])")
+            guard case .float32(let x) = a.values else { Issue.record("float input expected"); return }
+            let ref = try NpyArray(path: "\(dir)/\(m.outputs[0])")
+            for threads in [1, 3] {
+                let y = try Session(model: model, options: SessionOptions(threads: threads)).run([(a.shape, .float32(x))])
+                let miss = Fixtures.compare(y[0].data, ref.floats, m.tolerance, argmaxClasses: ref.shape.last)
+                #expect(miss == nil, "band \(bandFloats) floats, \(threads) threads: \(miss ?? "")")
+            }
+        }
+        let plain = try Model(path: "\(dir)/\(m.model)")
+        #expect(!plain.optimizationReport.joined().contains("depthwise pairs"), "small tensors stay apart by default")
+    }
+
     @Test func resNet() throws {
         let m = try Model(path: "\(Fixtures.root)/keras3_resnet_small/model.keras")
         let report = m.optimizationReport.joined(separator: "\n")
