@@ -187,6 +187,22 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
                         _ panelBegin: Int, _ panelEnd: Int) {{
     let pw = {low}PanelWidth(forColumns: n)
     let bEnd = packedB + panelEnd * k * pw
+    if k <= {kc} && panelEnd - panelBegin > 1 && (panelEnd - panelBegin) * k * pw <= {rowsFirstFloats} {{
+        // A short K and a B that stays in L2: each row tile runs across all panels, so C and the
+        // residual are written and read row by row, not in column strips a panel at a time
+        // (ResNet's 64 -> 256 1x1 convolutions).
+        var i = rowBegin
+        while i < rowEnd {{
+            let rows = min({mr}, rowEnd - i)
+            for p in panelBegin..<panelEnd {{
+                let col0 = p * pw
+                tile(a + i * lda, lda, rows, packedB + p * k * pw, k, c + i * ldc + col0, ldc, min(pw, n - col0), false, epilogue,
+                     col0, i, pw, UnsafeRawPointer(packedB), 0)
+            }}
+            i += rows
+        }}
+        return
+    }}
     for p in panelBegin..<panelEnd {{
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
@@ -287,7 +303,7 @@ public func {low}ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: 
         }}
     }}
 }}
-""".format(low=name.lower(), nr=nr, parts="\n\n".join(parts), mr=MR, lanes=lanes, lanes1=lanes - 1,
+""".format(low=name.lower(), nr=nr, parts="\n\n".join(parts), mr=MR, lanes=lanes, lanes1=lanes - 1, rowsFirstFloats=1 << 16,
            dispatch="\n".join(dispatch), kc=kc, mr1=MR - 1, conv_dispatch="\n".join(conv_dispatch))
     return src
 

@@ -2889,6 +2889,22 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
                         _ panelBegin: Int, _ panelEnd: Int) {
     let pw = avx2PanelWidth(forColumns: n)
     let bEnd = packedB + panelEnd * k * pw
+    if k <= 256 && panelEnd - panelBegin > 1 && (panelEnd - panelBegin) * k * pw <= 65536 {
+        // A short K and a B that stays in L2: each row tile runs across all panels, so C and the
+        // residual are written and read row by row, not in column strips a panel at a time
+        // (ResNet's 64 -> 256 1x1 convolutions).
+        var i = rowBegin
+        while i < rowEnd {
+            let rows = min(6, rowEnd - i)
+            for p in panelBegin..<panelEnd {
+                let col0 = p * pw
+                tile(a + i * lda, lda, rows, packedB + p * k * pw, k, c + i * ldc + col0, ldc, min(pw, n - col0), false, epilogue,
+                     col0, i, pw, UnsafeRawPointer(packedB), 0)
+            }
+            i += rows
+        }
+        return
+    }
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
