@@ -49,8 +49,8 @@ public final class Model: @unchecked Sendable {
                       fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats)
     }
 
-    private init(graph: consuming IRGraph, fuseBandsAbove: Int = FusePointwiseDepthwise.defaultMinimumBytes,
-                 bandFloats: Int = FusePointwiseDepthwise.defaultBandFloats) throws {
+    private init(graph: consuming IRGraph, fuseBandsAbove: Int = FuseDepthwiseChain.defaultMinimumBytes,
+                 bandFloats: Int = FuseDepthwiseChain.defaultBandFloats) throws {
         var graph = graph
         optimizationReport = try Passes.optimize(&graph, fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats)
         inputs = zip(graph.inputs, graph.inputNames).map { v, name in

@@ -4,7 +4,7 @@ enum Compiler {
         switch node.op {
         case .conv(let p): return try ConvOp(node, p, g, table)
         case .depthwise(let p): return try DepthwiseOp(node, p, g, table)
-        case .pointwiseDepthwise(let p): return try PointwiseDepthwiseOp(node, p, g, table)
+        case .depthwiseChain(let p): return try DepthwiseChainOp(node, p, g, table)
         case .transposedConv(let p): return try TransposedConvOp(node, p, g, table)
         case .dense(let p): return try DenseOp(node, p, g, table)
         case .affine(let p): return try AffineOp(node, p, g)

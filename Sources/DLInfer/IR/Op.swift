@@ -2,9 +2,10 @@
 enum Op {
     case conv(ConvParams)
     case depthwise(DepthwiseParams)
-    /// A 1x1 convolution and the depthwise convolution that alone reads its output, run together
-    /// band by band (Passes/FusePointwiseDepthwise.swift).
-    case pointwiseDepthwise(PointwiseDepthwiseParams)
+    /// A depthwise convolution with the 1x1 convolution that alone feeds it and/or the one that
+    /// alone reads it (MobileNet's expand, depthwise, project), run together band by band
+    /// (Passes/FuseDepthwiseChain.swift). Inputs: the chain's input, then the project's residual.
+    case depthwiseChain(DepthwiseChainParams)
     case transposedConv(TransposedConvParams)
     case dense(DenseParams)
     /// x * scale[c] + shift[c] along one axis (inference BatchNormalization, Rescaling, Normalization).
@@ -68,9 +69,10 @@ struct DepthwiseParams {
     var epilogue: Epilogue
 }
 
-struct PointwiseDepthwiseParams {
-    var pointwise: ConvParams   // 1x1, stride 1, no padding, one group, no residual
+struct DepthwiseChainParams {
+    var expand: ConvParams?   // 1x1, stride 1, no padding, one group, no residual
     var depthwise: DepthwiseParams   // 2D, multiplier 1, no residual
+    var project: ConvParams?   // 1x1, stride 1, no padding, one group; may take a residual
     /// Expanded floats a band holds (per thread).
     var bandFloats: Int
 }
@@ -171,7 +173,9 @@ extension Op {
         switch self {
         case .conv(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
         case .depthwise(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
-        case .pointwiseDepthwise(let p): return Op.conv(p.pointwise).constants + Op.depthwise(p.depthwise).constants
+        case .depthwiseChain(let p):
+            return (p.expand.map { Op.conv($0).constants } ?? []) + Op.depthwise(p.depthwise).constants
+                + (p.project.map { Op.conv($0).constants } ?? [])
         case .transposedConv(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
         case .dense(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
         case .affine(let p): return [p.scale, p.shift]
@@ -214,7 +218,7 @@ extension Op {
         switch self {
         case .conv(let p): return p.window.rank == 1 ? "conv1d" : "conv2d"
         case .depthwise: return "depthwise"
-        case .pointwiseDepthwise: return "conv2d_1x1+depthwise"
+        case .depthwiseChain(let p): return (p.expand == nil ? "" : "conv2d_1x1+") + "depthwise" + (p.project == nil ? "" : "+conv2d_1x1")
         case .transposedConv: return "conv_transpose"
         case .dense: return "dense"
         case .affine: return "affine"

@@ -21,9 +21,15 @@ func inferShapes(_ op: Op, _ ins: [Shape], _ constants: [[Int]]) throws -> [Shap
         guard dimsAgree(c, w[2]) else { throw DLError.shape("input has \(c) channels, the kernel expects \(w[2])") }
         let (gh, gw) = try p.window.geometry(h: h, w: wd)
         return [try residualChecked(nhwcShape(n, gh.output, gw.output, w[2] * w[3], rank: p.window.rank), p.epilogue, ins)]
-    case .pointwiseDepthwise(let p):
-        let mid = try inferShapes(.conv(p.pointwise), [try one()], constants)
-        return try inferShapes(.depthwise(p.depthwise), mid, constants)
+    case .depthwiseChain(let p):
+        var x = try one()
+        if let e = p.expand { x = try inferShapes(.conv(e), [x], constants)[0] }
+        x = try inferShapes(.depthwise(p.depthwise), [x], constants)[0]
+        if let pr = p.project {
+            guard ins.count == (pr.epilogue.residual ? 2 : 1) else { throw DLError(.internal, "depthwise chain with \(ins.count) inputs") }
+            x = try inferShapes(.conv(pr), pr.epilogue.residual ? [x, ins[1]] : [x], constants)[0]
+        }
+        return [x]
     case .transposedConv(let p):
         let w = constants[p.weights]
         let (n, h, wd, c) = try nhwc(try one(), rank: p.window.rank)

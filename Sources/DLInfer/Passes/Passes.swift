@@ -3,8 +3,8 @@ enum Passes {
     /// Rewrites `g` in place; returns one line per pass that changed something.
     /// `fuseBandsAbove`, `bandFloats`: the expanded-tensor size from which a 1x1 conv and its
     /// depthwise conv run fused, and their band size (tests lower both to reach small fixtures).
-    static func optimize(_ g: inout IRGraph, fuseBandsAbove: Int = FusePointwiseDepthwise.defaultMinimumBytes,
-                         bandFloats: Int = FusePointwiseDepthwise.defaultBandFloats) throws -> [String] {
+    static func optimize(_ g: inout IRGraph, fuseBandsAbove: Int = FuseDepthwiseChain.defaultMinimumBytes,
+                         bandFloats: Int = FuseDepthwiseChain.defaultBandFloats) throws -> [String] {
         var report: [String] = []
         func note(_ n: Int, _ what: String) { if n > 0 { report.append("\(n) \(what)") } }
         note(EliminateIdentity.run(&g), "identity ops dropped (Dropout, noise, linear)")
@@ -15,7 +15,7 @@ enum Passes {
         note(FuseEpilogue.fuseResiduals(&g), "residual adds fused into conv/dense epilogues")
         note(FuseEpilogue.fuseActivations(&g), "activations fused into conv/dense epilogues")
         note(FoldPad.intoMaxPool(&g), "ZeroPadding folded into max pooling (after a ReLU)")
-        note(FusePointwiseDepthwise.run(&g, minimumBytes: fuseBandsAbove, bandFloats: bandFloats), "1x1 conv + depthwise pairs run fused in row bands")
+        note(FuseDepthwiseChain.run(&g, minimumBytes: fuseBandsAbove, bandFloats: bandFloats), "depthwise convs run fused with their 1x1 expand/project convs in row bands")
         let affine = g.nodes.filter { if case .affine = $0.op { return true } else { return false } }.count
         note(affine, "per-channel affine ops remain (BatchNormalization/Rescaling not after a conv/dense)")
         return report

@@ -164,20 +164,22 @@ import Testing
         #expect(m.graphDump.components(separatedBy: "= zero_pad(").count - 1 == 2, "two pads stay:\n\(m.graphDump)")
     }
 
-    /// With the size threshold at 0 all 16 expand + depthwise pairs of MobileNetV2 run fused (the
-    /// default leaves this 96x96 fixture's tensors apart, as they stay in cache), in bands of a
-    /// few rows (stride 1 and 2, bands and thread ranges that start inside the image), and the
-    /// model still matches Keras at 1 and 3 threads.
+    /// With the size threshold at 0 every depthwise convolution of MobileNetV2 runs fused with
+    /// its 1x1 convolutions (16 expand + depthwise + project chains, and the first block's
+    /// depthwise + project; the default leaves this 96x96 fixture's tensors apart, as they stay in
+    /// cache), in bands of one to all rows (stride 1 and 2, bands and thread ranges that start
+    /// inside the image, project residuals), and the model still matches Keras at 1 and 3 threads.
     @Test(arguments: ["keras3_mobilenetv2_035", "tf_keras_mobilenetv2_035"])
-    func pointwiseDepthwiseFusionMatchesKeras(_ name: String) throws {
+    func depthwiseChainFusionMatchesKeras(_ name: String) throws {
         let dir = "\(Fixtures.root)/\(name)"
         let m = try Fixtures.manifest(name)
         for bandFloats in [1, 5000, 1 << 17] {
             let model = try Model(path: "\(dir)/\(m.model)", fuseBandsAbove: 0, bandFloats: bandFloats)
-            let report = model.optimizationReport.joined(separator: "\n")
-            #expect(report.contains("16 1x1 conv + depthwise pairs run fused"), "\(report)")
-            #expect(model.graphDump.components(separatedBy: "= depthwise(").count - 1 == 1,
-                    "every depthwise conv but the first (after the 3x3 stem) fuses:\n\(model.graphDump)")
+            let report = model.optimizationReport.joined(separator: "\n"), dump = model.graphDump
+            #expect(report.contains("17 depthwise convs run fused with their 1x1"), "\(report)")
+            #expect(dump.components(separatedBy: "= conv2d_1x1+depthwise+conv2d_1x1(").count - 1 == 16, "\(dump)")
+            #expect(dump.components(separatedBy: "= depthwise+conv2d_1x1(").count - 1 == 1, "\(dump)")
+            #expect(dump.components(separatedBy: "= binary:add").count == 1, "residual adds stay fused:\n\(dump)")
             let a = try NpyArray(path: "\(dir)/\(m.inputs[0])")
             guard case .float32(let x) = a.values else { Issue.record("float input expected"); return }
             let ref = try NpyArray(path: "\(dir)/\(m.outputs[0])")
@@ -188,7 +190,7 @@ import Testing
             }
         }
         let plain = try Model(path: "\(dir)/\(m.model)")
-        #expect(!plain.optimizationReport.joined().contains("depthwise pairs"), "small tensors stay apart by default")
+        #expect(!plain.optimizationReport.joined().contains("run fused with their 1x1"), "small tensors stay apart by default")
     }
 
     @Test func resNet() throws {

@@ -1,0 +1,164 @@
+import CDLInferCPU
+
+/// A depthwise convolution with its 1x1 expand and/or project convolutions (Op.depthwiseChain),
+/// in bands of output rows. Per band: the input rows of the expanded tensor are computed into
+/// the thread's scratch (the expand GEMM with its epilogue); the depthwise kernel turns them into
+/// the band's output rows, into the scratch when a project follows; the project GEMM (with its
+/// bias, residual and activation) writes the band's rows of the output. Each thread takes a
+/// contiguous range of output rows; bands recompute the expanded rows they share with the
+/// previous band (one for a stride-2 3x3, two for stride 1).
+final class DepthwiseChainOp: CompiledOp {
+    let node: Node
+    let p: DepthwiseChainParams
+    let table: KernelTable
+    /// A 1x1 convolution's packed weights and padded bias.
+    struct Pointwise {
+        let weights: PackedMatrix
+        let bias: AlignedBuffer?
+        let activation: Activation
+    }
+    let expand: Pointwise?
+    let project: Pointwise?
+    let depthwise: AlignedBuffer   // [kh, kw, mid]
+    let depthwiseBias: AlignedBuffer?
+    /// Channels: the chain's input, the depthwise's, the output.
+    let cin: Int, mid: Int, cout: Int
+    let constants: [[Int]]
+
+    init(_ node: Node, _ p: DepthwiseChainParams, _ g: IRGraph, _ table: KernelTable) throws {
+        self.node = node
+        self.p = p
+        self.table = table
+        func pointwise(_ c: ConvParams) throws -> Pointwise {
+            let w = g.constants[c.weights]
+            let packed = try w.data.withUnsafeBufferPointer {
+                try PackedMatrix($0.baseAddress!, k: w.shape[2], n: w.shape[3], ldb: w.shape[3], panelWidth: table.packWidth(w.shape[3]))
+            }
+            return Pointwise(weights: packed, bias: try c.epilogue.bias.map { try paddedBias(g.constants[$0].data, panelWidth: table.panelWidth) },
+                             activation: c.epilogue.activation)
+        }
+        expand = try p.expand.map(pointwise)
+        project = try p.project.map(pointwise)
+        let dw = g.constants[p.depthwise.weights]
+        mid = dw.shape[2]
+        cin = expand?.weights.k ?? mid
+        cout = project?.weights.n ?? mid
+        depthwise = try AlignedBuffer(dw.data)
+        depthwiseBias = try p.depthwise.epilogue.bias.map { try paddedBias(g.constants[$0].data, panelWidth: 64) }
+        constants = g.constantShapes
+    }
+
+    var label: String {
+        let w = p.depthwise.window
+        return (expand == nil ? "" : "conv2d 1x1 gemm + ") + "depthwise \(w.kh)x\(w.kw)\(w.sh == 1 && w.sw == 1 ? "" : "/\(w.sw)")"
+            + (project == nil ? "" : " + conv2d 1x1 gemm") + " in row bands \(table.tier.rawValue)"
+    }
+
+    func plan(_ inputs: [Shape]) throws -> OpPlan { try plan(inputs, threads: 1) }
+
+    /// aux: [output rows per band, expanded floats per band, depthwise-output floats per band]
+    /// (a band's scratch holds both).
+    func plan(_ inputs: [Shape], threads: Int) throws -> OpPlan {
+        let out = try inferShapes(node.op, inputs, constants)
+        let (_, h, w, _) = try nhwc(inputs[0], rank: 2)
+        let win = p.depthwise.window
+        let (_, gw) = win.runGeometry(h: h, w: w)
+        let rowFloats = try checkedMul(w, mid), outRowFloats = try checkedMul(gw.output, mid)
+        let reach = (win.kh - 1) * win.dh + 1   // input rows under one output row
+        // Rows of input (expanded) and output (depthwise) a band's budget holds.
+        let perOutputRow = (expand == nil ? 0 : win.sh * rowFloats) + (project == nil ? 0 : outRowFloats)
+        let band = max(1, p.bandFloats / max(perOutputRow, 1))
+        let expanded = expand == nil ? 0 : try checkedMul((band - 1) * win.sh + reach, rowFloats)
+        let dwOut = project == nil ? 0 : try checkedMul(band, outRowFloats)
+        let pixelsIn = try checkedCount(inputs[0]) / max(inputs[0].last ?? 1, 1)
+        let pixelsOut = try checkedCount(out[0]) / max(out[0].last ?? 1, 1)
+        let flops = 2 * Double(pixelsIn) * Double(expand == nil ? 0 : cin * mid)
+            + 2 * Double(pixelsOut) * Double(mid * (win.kh * win.kw + (project == nil ? 0 : cout)))
+        let perThread = try checkedAdd(expanded, dwOut)
+        return OpPlan(outputs: out, scratchBytes: try checkedMul(try checkedMul(perThread, max(threads, 1)), 4), flops: flops,
+                      aux: [band, expanded, dwOut])
+    }
+
+    /// One image's state for the threads' pieces (a contiguous range of output rows each).
+    private struct Pieces {
+        let op: DepthwiseChainOp
+        let x: UnsafePointer<Float>
+        let y: UnsafeMutablePointer<Float>
+        let residual: UnsafePointer<Float>?
+        let scratch: UnsafeMutablePointer<Float>
+        let conv: dl_dwconv   // the image's geometry; input, output, h and pad_top are set per band
+        let epilogue: dl_epilogue
+        let h: Int, w: Int, pieces: Int, band: Int, expandedFloats: Int, dwFloats: Int
+
+        /// Output rows [oh * piece / pieces, oh * (piece + 1) / pieces), band by band.
+        func runPiece(_ piece: Int) {
+            let oh = Int(conv.oh), ow = Int(conv.ow), sh = Int(conv.sh), padTop = Int(conv.pad_top)
+            let reach = (Int(conv.kh) - 1) * Int(conv.dh) + 1
+            let expanded = scratch + piece * (expandedFloats + dwFloats), dwOut = expanded + expandedFloats
+            let dwAct = op.p.depthwise.epilogue.activation
+            var o0 = oh * piece / pieces
+            let end = oh * (piece + 1) / pieces
+            while o0 < end {
+                let o1 = min(end, o0 + band)
+                var d = conv
+                if let e = op.expand {
+                    // The image rows under output rows [o0, o1) (rows in the padding are not computed);
+                    // band row 0 is image row a: the kernel sees a band-high image padded by padTop + a.
+                    let a = min(h, max(0, o0 * sh - padTop)), b = max(a, min(h, (o1 - 1) * sh - padTop + reach))
+                    if b > a {
+                        op.table.gemm(m: (b - a) * w, a: x + a * w * op.cin, lda: op.cin, b: e.weights, c: expanded, ldc: op.mid,
+                                      bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation)
+                    }
+                    d.input = UnsafePointer(expanded)
+                    d.h = Int64(b - a)
+                    d.pad_top = Int64(padTop + a)
+                }
+                // Into the output at its rows, or into the scratch as rows 0..<(o1 - o0) (the kernel
+                // sees the image shifted up by o0 output rows).
+                var rows = o0..<o1
+                if op.project != nil {
+                    d.output = dwOut
+                    d.pad_top -= Int64(o0 * sh)
+                    rows = 0..<(o1 - o0)
+                }
+                withUnsafePointer(to: d) { dp in withUnsafePointer(to: epilogue) { op.table.depthwise(dp, $0, rows.lowerBound, rows.upperBound) } }
+                if dwAct.registerEpilogue == nil {
+                    applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: dwAct), d.output + rows.lowerBound * ow * op.mid,
+                                  rows: rows.count * ow, cols: op.mid, ldc: op.mid, math: op.table.vectorMath)
+                }
+                if let pr = op.project {
+                    let offset = o0 * ow * op.cout
+                    op.table.gemm(m: (o1 - o0) * ow, a: dwOut, lda: op.mid, b: pr.weights, c: y + offset, ldc: op.cout,
+                                  bias: pr.bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + offset },
+                                  activation: pr.activation)
+                }
+                o0 = o1
+            }
+        }
+    }
+
+    func run(_ s: Step) {
+        let x = s.inputs[0], y = s.outputs[0]
+        let (n, h, w, _) = nhwcDims(x.shape, rank: 2)
+        let win = p.depthwise.window
+        let (gh, gw) = win.runGeometry(h: h, w: w)
+        let pixels = gh.output * gw.output
+        let residual: UnsafePointer<Float>? = p.project?.epilogue.residual == true ? UnsafePointer(s.inputs[1].f32) : nil
+        let pool = s.pool(perImageOf: n)
+        for img in 0..<n {
+            let d = dl_dwconv(input: x.f32 + img * h * w * cin, weights: depthwise.pointer, output: y.f32 + img * pixels * cout,
+                              h: Int64(h), w: Int64(w), c: Int64(mid), oh: Int64(gh.output), ow: Int64(gw.output),
+                              kh: Int64(win.kh), kw: Int64(win.kw), sh: Int64(win.sh), sw: Int64(win.sw),
+                              dh: Int64(win.dh), dw: Int64(win.dw), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
+            let e = dl_epilogue(bias: depthwiseBias.map { UnsafePointer($0.pointer) }, residual: nil, ldResidual: mid,
+                                registerPartOf: p.depthwise.epilogue.activation)
+            var job = Pieces(op: self, x: x.f32 + img * h * w * cin, y: y.f32 + img * pixels * cout,
+                             residual: residual.map { $0 + img * pixels * cout }, scratch: s.scratch!.assumingMemoryBound(to: Float.self),
+                             conv: d, epilogue: e, h: h, w: w, pieces: min(pool.threads, gh.output), band: s.aux[0],
+                             expandedFloats: s.aux[1], dwFloats: s.aux[2])
+            pool.parallel(job.pieces, &job) { raw, piece in
+                raw.assumingMemoryBound(to: Pieces.self).pointee.runPiece(piece)
+            }
+        }
+    }
+}

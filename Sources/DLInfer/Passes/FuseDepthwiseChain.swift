@@ -1,0 +1,79 @@
+/// Fuses a depthwise convolution with the 1x1 convolution that alone feeds it (expand) and the
+/// one that alone reads it (project), as in MobileNet's inverted residual blocks, when the
+/// tensors between them are big enough to leave the cache: run apart, the expanded tensor (4.8 MB
+/// in MobileNetV2's block 1) is written to memory and read back, then the depthwise output too;
+/// fused, each band of rows is consumed while in L2 (Ops/DepthwiseChainOp.swift).
+enum FuseDepthwiseChain {
+    /// Half the L2 of these machines (2 MB): smaller tensors stay in cache anyway, and the bands'
+    /// recomputed overlap rows would cost more than they save.
+    static let defaultMinimumBytes = 1 << 20
+    /// Expanded floats per band and thread: 512 KB, a quarter of L2.
+    static let defaultBandFloats = 1 << 17
+
+    /// Returns how many chains there are.
+    static func run(_ g: inout IRGraph, minimumBytes: Int, bandFloats: Int = defaultBandFloats) -> Int {
+        var r = Rewriter(moving: &g)
+        func bytes(_ v: ValueID) -> Int {
+            let s = r.graph.values[v].shape
+            guard s.count == 4, s[1...].allSatisfy({ $0 > 0 }) else { return 0 }
+            return s[1] * s[2] * s[3] * 4
+        }
+        // Expand + depthwise, where the expanded tensor is big.
+        for i in r.graph.nodes.indices {
+            guard case .depthwise(let d) = r.graph.nodes[i].op, fusibleDepthwise(d),
+                  let v = r.graph.nodes[i].inputs.first, let pi = r.producer[v], !r.removed[pi], r.onlyReadOnceInternally(v),
+                  case .conv(let c) = r.graph.nodes[pi].op, isPointwise(c), !c.epilogue.residual, r.graph.nodes[pi].inputs.count == 1,
+                  bytes(v) >= minimumBytes else { continue }
+            r.graph.nodes[pi].op = .depthwiseChain(DepthwiseChainParams(expand: c, depthwise: d, project: nil, bandFloats: bandFloats))
+            r.graph.nodes[pi].origin += r.graph.nodes[i].origin
+            r.remove(i)
+            r.setOutputs(pi, r.graph.nodes[i].outputs)
+        }
+        // + project: after a fused expand always (its input never leaves the cache either), after a
+        // lone depthwise when its input or output is big.
+        var consumer = [Int?](repeating: nil, count: r.graph.values.count)
+        for (i, n) in r.graph.nodes.enumerated() where !r.removed[i] { for v in n.inputs { consumer[v] = i } }
+        for i in r.graph.nodes.indices where !r.removed[i] {
+            let chain: DepthwiseChainParams
+            switch r.graph.nodes[i].op {
+            case .depthwiseChain(let p) where p.project == nil: chain = p
+            case .depthwise(let d) where fusibleDepthwise(d) && r.graph.nodes[i].inputs.count == 1:
+                let n = r.graph.nodes[i]
+                guard max(bytes(n.inputs[0]), bytes(n.outputs[0])) >= minimumBytes else { continue }
+                chain = DepthwiseChainParams(expand: nil, depthwise: d, project: nil, bandFloats: bandFloats)
+            default: continue
+            }
+            let v = r.graph.nodes[i].outputs[0]
+            guard r.onlyReadOnceInternally(v), let ci = consumer[v], !r.removed[ci], r.graph.nodes[ci].inputs.first == v,
+                  case .conv(let c) = r.graph.nodes[ci].op, isPointwise(c) else { continue }
+            // A residual must exist when the chain runs (at the depthwise's place).
+            if c.epilogue.residual {
+                let res = r.graph.nodes[ci].inputs[1]
+                guard res != v else { continue }
+                if let pr = r.producer[res], pr >= i { continue }
+            }
+            var fused = chain
+            fused.project = c
+            r.graph.nodes[i].op = .depthwiseChain(fused)
+            r.graph.nodes[i].origin += r.graph.nodes[ci].origin
+            if c.epilogue.residual { r.addInput(i, r.graph.nodes[ci].inputs[1]) }
+            r.remove(ci)
+            r.setOutputs(i, r.graph.nodes[ci].outputs)
+        }
+        g = r.finish()
+        return g.nodes.filter { if case .depthwiseChain = $0.op { return true } else { return false } }.count
+    }
+
+    private static func fusibleDepthwise(_ d: DepthwiseParams) -> Bool {
+        d.multiplier == 1 && d.window.rank == 2 && !d.epilogue.residual
+    }
+
+    private static func isPointwise(_ c: ConvParams) -> Bool {
+        let w = c.window
+        guard w.rank == 2, w.kh == 1, w.kw == 1, w.sh == 1, w.sw == 1, c.groups == 1 else { return false }
+        switch w.padding {
+        case .valid, .same, .explicit(top: 0, bottom: 0, left: 0, right: 0): return true
+        default: return false
+        }
+    }
+}
