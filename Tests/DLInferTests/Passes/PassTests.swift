@@ -188,6 +188,14 @@ import Testing
                 let miss = Fixtures.compare(y[0].data, ref.floats, m.tolerance, argmaxClasses: ref.shape.last)
                 #expect(miss == nil, "band \(bandFloats) floats, \(threads) threads: \(miss ?? "")")
             }
+            // Batch 2 (the image twice): each image's output is Keras' output.
+            let y2 = try Session(model: model).run([([2] + a.shape.dropFirst(), .float32(x + x))])
+            let half = y2[0].data.count / 2
+            for image in 0..<2 {
+                let miss = Fixtures.compare(Array(y2[0].data[(image * half)..<((image + 1) * half)]), ref.floats, m.tolerance,
+                                            argmaxClasses: ref.shape.last)
+                #expect(miss == nil, "band \(bandFloats) floats, batch 2, image \(image): \(miss ?? "")")
+            }
         }
         let plain = try Model(path: "\(dir)/\(m.model)")
         #expect(!plain.optimizationReport.joined().contains("run fused with their 1x1"), "small tensors stay apart by default")
