@@ -41,9 +41,9 @@ public final class Model: @unchecked Sendable {
         try self.init(graph: KerasLoader.load(data: data, weights: weights, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes))
     }
 
-    /// Tests: a model whose 1x1 conv + depthwise pairs run fused from `fuseBandsAbove` bytes of
-    /// expanded tensor, in bands of `bandFloats` (Passes.optimize), to reach the fused path and
-    /// several bands with small fixtures.
+    /// Tests: a model whose depthwise convs chain with their 1x1 convs from `fuseBandsAbove` bytes
+    /// of tensor between them, in bands of `bandFloats` (Passes.optimize), to reach the chains
+    /// and several bands with small fixtures.
     convenience init(path: String, fuseBandsAbove: Int, bandFloats: Int) throws {
         try self.init(graph: KerasLoader.load(path: path, weightsPath: nil, kerasVersion: nil, maxWeightBytes: Model.defaultMaxWeightBytes),
                       fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats)

@@ -62,6 +62,14 @@ struct ConvParams {
     var epilogue: Epilogue
 }
 
+extension ConvParams {
+    /// A 1x1 stride-1 unpadded ungrouped convolution: one GEMM over the pixels.
+    var isPointwise: Bool {
+        window.kh == 1 && window.kw == 1 && window.sh == 1 && window.sw == 1 && groups == 1
+            && (window.padding == .valid || window.padding == .same || window.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
+    }
+}
+
 struct DepthwiseParams {
     var window: Window
     var multiplier: Int

@@ -235,6 +235,18 @@ func depthwiseConv(_ input: UnsafePointer<Float>, channels: Int, multiplier: Int
     }
 }
 
+extension dl_dwconv {
+    /// One image's depthwise convolution (multiplier 1) for the kernels: the window's geometry
+    /// over an h x w x c input.
+    init(input: UnsafePointer<Float>, weights: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, c: Int,
+         window: Window, h: AxisGeometry, w: AxisGeometry) {
+        self.init(input: input, weights: weights, output: output, h: Int64(h.input), w: Int64(w.input), c: Int64(c),
+                  oh: Int64(h.output), ow: Int64(w.output), kh: Int64(window.kh), kw: Int64(window.kw),
+                  sh: Int64(window.sh), sw: Int64(window.sw), dh: Int64(window.dh), dw: Int64(window.dw),
+                  pad_top: Int64(h.padBefore), pad_left: Int64(w.padBefore))
+    }
+}
+
 /// The portable tier's depthwise convolution (multiplier 1): the reference loop plus the
 /// epilogue, over output rows [rowBegin, rowEnd).
 func scalarDepthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl_epilogue>, _ rowBegin: Int, _ rowEnd: Int) {

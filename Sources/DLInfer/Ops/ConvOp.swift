@@ -58,8 +58,7 @@ final class ConvOp: CompiledOp {
             try (0..<p.groups).map { gi in try paddedBias(Array(g.constants[b].data[(gi * og)..<((gi + 1) * og)]), panelWidth: table.panelWidth) }
         } ?? []
         let win = p.window
-        pointwise = win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && p.groups == 1
-            && (win.padding == .valid || win.padding == .same || win.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
+        pointwise = p.isPointwise
         indirect = !pointwise && p.groups == 1 && cg >= Self.indirectMinChannels
         kernelRows = !pointwise && !indirect && p.groups == 1 && win.dw == 1
         zeros = try AlignedBuffer(count: indirect ? cg : kernelRows ? win.kw * cg : 0)
@@ -83,15 +82,21 @@ final class ConvOp: CompiledOp {
         let pixels = try checkedMul(oh, ow)
         let rowLen = try checkedMul(try checkedMul(p.window.kh, p.window.kw), cg)
         let taps = p.window.kh * p.window.kw
-        var scratch = pointwise ? 0 : indirect ? try checkedMul(try checkedMul(pixels, taps), MemoryLayout<UnsafePointer<Float>>.stride)
-                                               : try checkedMul(try checkedMul(pixels, rowLen), 4)
-        if kernelRows {
+        let pointer = MemoryLayout<UnsafePointer<Float>>.stride
+        var scratch: Int
+        if pointwise {
+            scratch = 0
+        } else if indirect {
+            scratch = try checkedMul(try checkedMul(pixels, taps), pointer)
+        } else if kernelRows {
+            // The table (kh pointers per pixel), then the edge columns' padded runs.
             let (_, h, w, _) = try nhwc(inputs[0], rank: p.window.rank)
             let (gh, gw) = p.window.runGeometry(h: h, w: w)
             let patches = try checkedMul(try checkedMul(try checkedMul(gh.output, KernelRowSpan(gw).edges), p.window.kh),
                                          try checkedMul(p.window.kw, cg))
-            scratch = try checkedAdd(try checkedMul(try checkedMul(pixels, p.window.kh), MemoryLayout<UnsafePointer<Float>>.stride),
-                                     try checkedMul(patches, 4))
+            scratch = try checkedAdd(try checkedMul(try checkedMul(pixels, p.window.kh), pointer), try checkedMul(patches, 4))
+        } else {
+            scratch = try checkedMul(try checkedMul(pixels, rowLen), 4)
         }
         if useWinograd(oh: oh, ow: ow) {
             // The input transform [36][tiles][cin], then the products [36][tiles][cout].

@@ -147,9 +147,7 @@ final class DepthwiseChainOp: CompiledOp {
         let pool = s.pool(perImageOf: n)
         for img in 0..<n {
             let d = dl_dwconv(input: x.f32 + img * h * w * cin, weights: depthwise.pointer, output: y.f32 + img * pixels * cout,
-                              h: Int64(h), w: Int64(w), c: Int64(mid), oh: Int64(gh.output), ow: Int64(gw.output),
-                              kh: Int64(win.kh), kw: Int64(win.kw), sh: Int64(win.sh), sw: Int64(win.sw),
-                              dh: Int64(win.dh), dw: Int64(win.dw), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
+                              c: mid, window: win, h: gh, w: gw)
             let e = dl_epilogue(bias: depthwiseBias.map { UnsafePointer($0.pointer) }, residual: nil, ldResidual: mid,
                                 registerPartOf: p.depthwise.epilogue.activation)
             var job = Pieces(op: self, x: x.f32 + img * h * w * cin, y: y.f32 + img * pixels * cout,

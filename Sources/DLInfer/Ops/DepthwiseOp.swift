@@ -59,10 +59,8 @@ final class DepthwiseOp: CompiledOp {
         }
         let pool = s.pool(perImageOf: n)
         for img in 0..<n {
-            let d = dl_dwconv(input: x.f32 + img * h * w * c, weights: weights.pointer, output: y.f32 + img * pixels * c,
-                              h: Int64(h), w: Int64(w), c: Int64(c), oh: Int64(gh.output), ow: Int64(gw.output),
-                              kh: Int64(p.window.kh), kw: Int64(p.window.kw), sh: Int64(p.window.sh), sw: Int64(p.window.sw),
-                              dh: Int64(p.window.dh), dw: Int64(p.window.dw), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
+            let d = dl_dwconv(input: x.f32 + img * h * w * c, weights: weights.pointer, output: y.f32 + img * pixels * c, c: c,
+                              window: p.window, h: gh, w: gw)
             let e = dl_epilogue(bias: bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + img * pixels * c },
                                 ldResidual: c, registerPartOf: p.epilogue.activation)
             var job = Pieces(table: table, split: RowSplit(rows: gh.output, threads: pool.threads, align: 1, minimumRows: 2),

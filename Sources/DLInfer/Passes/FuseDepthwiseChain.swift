@@ -68,12 +68,5 @@ enum FuseDepthwiseChain {
         d.multiplier == 1 && d.window.rank == 2 && !d.epilogue.residual
     }
 
-    private static func isPointwise(_ c: ConvParams) -> Bool {
-        let w = c.window
-        guard w.rank == 2, w.kh == 1, w.kw == 1, w.sh == 1, w.sw == 1, c.groups == 1 else { return false }
-        switch w.padding {
-        case .valid, .same, .explicit(top: 0, bottom: 0, left: 0, right: 0): return true
-        default: return false
-        }
-    }
+    private static func isPointwise(_ c: ConvParams) -> Bool { c.window.rank == 2 && c.isPointwise }
 }

@@ -1,8 +1,9 @@
 /// The graph passes in the order they run, and what each did.
 enum Passes {
     /// Rewrites `g` in place; returns one line per pass that changed something.
-    /// `fuseBandsAbove`, `bandFloats`: the expanded-tensor size from which a 1x1 conv and its
-    /// depthwise conv run fused, and their band size (tests lower both to reach small fixtures).
+    /// `fuseBandsAbove`, `bandFloats`: the tensor size from which a depthwise conv chains with its
+    /// 1x1 convs, and the chains' band size (FuseDepthwiseChain; tests lower both to reach small
+    /// fixtures).
     static func optimize(_ g: inout IRGraph, fuseBandsAbove: Int = FuseDepthwiseChain.defaultMinimumBytes,
                          bandFloats: Int = FuseDepthwiseChain.defaultBandFloats) throws -> [String] {
         var report: [String] = []

@@ -64,13 +64,26 @@ import Testing
             }
             self.direct = direct
         }
+
+        /// The first element of `got` off the direct convolution + bias (+ residual), then the
+        /// activation, by more than float rounding over k products allows.
+        func firstMismatch(_ got: [Float], activation: Activation, residual withResidual: Bool, k: Int) -> (offset: Int, got: Float, want: Float)? {
+            let n = bias.count
+            var want = direct.indices.map { i in Float(direct[i]) + bias[i % n] + (withResidual ? residual[i] : 0) }
+            let rows = want.count / n
+            want.withUnsafeMutableBufferPointer { wp in
+                applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), wp.baseAddress!, rows: rows, cols: n, ldc: n, math: nil)
+            }
+            let tolerance = 1e-5 * Float(k).squareRoot() * 4
+            return zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }
+                .map { ($0.offset, $0.element.0, $0.element.1) }
+        }
     }
 
     @Test("every tier matches a direct convolution", arguments: cases)
     func tiersMatchReference(_ t: Case) throws {
         let problem = try Problem(t, seed: UInt64(t.h * 7919 + t.w * 104729 + t.c * 31 + t.n))
-        let (x, kernel, bias, residual, gh, gw, direct) = (problem.x, problem.kernel, problem.bias, problem.residual,
-                                                           problem.gh, problem.gw, problem.direct)
+        let (x, kernel, bias, residual, gh, gw) = (problem.x, problem.kernel, problem.bias, problem.residual, problem.gh, problem.gw)
         let k = t.kh * t.kw * t.c, pixels = gh.output * gw.output
         for tier in ISATier.supported {
             let table = KernelTable.make(tier)
@@ -99,13 +112,8 @@ import Testing
                             }
                         }
                     }
-                    var want = direct.indices.map { i in Float(direct[i]) + bias[i % t.n] + (withResidual ? residual[i] : 0) }
-                    want.withUnsafeMutableBufferPointer { wp in
-                        applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: act), wp.baseAddress!, rows: pixels, cols: t.n, ldc: t.n, math: nil)
-                    }
-                    let tolerance = 1e-5 * Float(k).squareRoot() * 4
-                    let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }
-                    #expect(bad == nil, "\(tier) \(t) \(act) residual \(withResidual): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
+                    let bad = problem.firstMismatch(got, activation: act, residual: withResidual, k: k)
+                    #expect(bad == nil, "\(tier) \(t) \(act) residual \(withResidual): element \(bad?.offset ?? -1) is \(bad?.got ?? 0), want \(bad?.want ?? 0)")
                 }
             }
         }
@@ -126,8 +134,7 @@ import Testing
     @Test("every tier's kernel-row convolution (few channels) matches a direct convolution", arguments: kernelRowCases)
     func kernelRowsMatchReference(_ t: Case) throws {
         let problem = try Problem(t, seed: UInt64(t.h * 13 + t.w * 101 + t.c * 7 + t.n))
-        let (x, kernel, bias, residual, gh, gw, direct) = (problem.x, problem.kernel, problem.bias, problem.residual,
-                                                           problem.gh, problem.gw, problem.direct)
+        let (x, kernel, bias, residual, gh, gw) = (problem.x, problem.kernel, problem.bias, problem.residual, problem.gh, problem.gw)
         let k = t.kh * t.kw * t.c, pixels = gh.output * gw.output
         let span = KernelRowSpan(gw)
         let run = t.kw * t.c
@@ -161,13 +168,8 @@ import Testing
                         }
                     }
                 }
-                var want = direct.indices.map { i in Float(direct[i]) + bias[i % t.n] + (withResidual ? residual[i] : 0) }
-                want.withUnsafeMutableBufferPointer { wp in
-                    applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: act), wp.baseAddress!, rows: pixels, cols: t.n, ldc: t.n, math: nil)
-                }
-                let tolerance = 1e-5 * Float(k).squareRoot() * 4
-                let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }
-                #expect(bad == nil, "\(tier) \(t) \(act) residual \(withResidual): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
+                let bad = problem.firstMismatch(got, activation: act, residual: withResidual, k: k)
+                #expect(bad == nil, "\(tier) \(t) \(act) residual \(withResidual): element \(bad?.offset ?? -1) is \(bad?.got ?? 0), want \(bad?.want ?? 0)")
             }
         }
     }
