@@ -17,9 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TIERS = [
-    # name, module folder, lanes, vectors per row, KC
-    ("AVX512", "DLInferKernelsAVX512", 16, 4, 384),
-    ("AVX2", "DLInferKernelsAVX2", 8, 2, 256),
+    # name, module folder, lanes, vectors per row, KC, longest K run rows-first
+    ("AVX512", "DLInferKernelsAVX512", 16, 4, 192, 384),
+    ("AVX2", "DLInferKernelsAVX2", 8, 2, 256, 256),
 ]
 MR = 6
 # Heights of the kernels for a short last tile (see tile_dispatch).
@@ -147,7 +147,7 @@ def tile_dispatch(lanes, nv, kernel, args):
     return out
 
 
-def module(name, lanes, nv, kc):
+def module(name, lanes, nv, kc, rows_first_k):
     nr = lanes * nv
     parts = [kernel(name, lanes, j, mr, nr) for j in range(1, nv + 1) for mr in (MR,) + SHORT_TILES]
     parts += [kernel(name, lanes, j, mr, nr, indirect=True) for j in range(1, nv + 1) for mr in (MR,) + SHORT_TILES]
@@ -187,7 +187,7 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
                         _ panelBegin: Int, _ panelEnd: Int) {{
     let pw = {low}PanelWidth(forColumns: n)
     let bEnd = packedB + panelEnd * k * pw
-    if k <= {kc} && panelEnd - panelBegin > 1 && (panelEnd - panelBegin) * k * pw <= {rowsFirstFloats} {{
+    if k <= {rowsFirstK} && panelEnd - panelBegin > 1 && (panelEnd - panelBegin) * k * pw <= {rowsFirstFloats} {{
         // A short K and a B that stays in L2: each row tile runs across all panels, so C and the
         // residual are written and read row by row, not in column strips a panel at a time
         // (ResNet's 64 -> 256 1x1 convolutions).
@@ -304,7 +304,7 @@ public func {low}ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: 
     }}
 }}
 """.format(low=name.lower(), nr=nr, parts="\n\n".join(parts), mr=MR, lanes=lanes, lanes1=lanes - 1, rowsFirstFloats=1 << 16,
-           dispatch="\n".join(dispatch), kc=kc, mr1=MR - 1, conv_dispatch="\n".join(conv_dispatch))
+           dispatch="\n".join(dispatch), kc=kc, rowsFirstK=rows_first_k, mr1=MR - 1, conv_dispatch="\n".join(conv_dispatch))
     return src
 
 
@@ -1123,9 +1123,9 @@ public func {low}Normalize(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePoin
 def main():
     check = "--check" in sys.argv[1:]
     stale = []
-    for name, folder, lanes, nv, kc in TIERS:
+    for name, folder, lanes, nv, kc, rows_first_k in TIERS:
         for path, text in ((ROOT / "Sources" / folder / ("Vectors%s.swift" % name), vectors(name, lanes)),
-                           (ROOT / "Sources" / folder / ("Gemm%s.swift" % name), module(name, lanes, nv, kc)),
+                           (ROOT / "Sources" / folder / ("Gemm%s.swift" % name), module(name, lanes, nv, kc, rows_first_k)),
                            (ROOT / "Sources" / folder / ("Depthwise%s.swift" % name), depthwise(name, lanes)),
                            (ROOT / "Sources" / folder / ("Pool%s.swift" % name), pooling(name, lanes)),
                            (ROOT / "Sources" / folder / ("Winograd%s.swift" % name), winograd(name, lanes)),

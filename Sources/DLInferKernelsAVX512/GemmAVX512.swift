@@ -7002,7 +7002,7 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
         let bp = packedB + p * k * pw
         var k0 = 0
         repeat {
-            let kc = min(384, k - k0)
+            let kc = min(192, k - k0)
             let last = k0 + kc >= k
             let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
             var prefetch = NextBlockPrefetch(after: bp + k0 * pw, floats: kc * pw, end: bEnd, tiles: (rowEnd - rowBegin + 5) / 6)
@@ -7091,7 +7091,7 @@ private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, 
 /// convolution without im2col (an indirect GEMM): `table[p * taps + t]` is the address of the
 /// `cin` input channels under tap t of output pixel p, or of `cin` zeros where the tap falls in
 /// the padding. B is the [taps * cin, n] weight matrix packed as for `avx512Sgemm`; the epilogue
-/// is the same. K is cut in blocks of about 384 (whole taps when cin is smaller, else parts of
+/// is the same. K is cut in blocks of about 192 (whole taps when cin is smaller, else parts of
 /// one tap's channels), so a block of B stays in cache while all row tiles use it.
 public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ n: Int,
                            _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
@@ -7099,20 +7099,20 @@ public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps:
                            _ panelBegin: Int, _ panelEnd: Int) {
     let pw = avx512PanelWidth(forColumns: n), k = taps * cin
     let bEnd = packedB + panelEnd * k * pw
-    let tapsPerBlock = max(1, 384 / max(cin, 1)), chunk = min(cin, 384)
+    let tapsPerBlock = max(1, 192 / max(cin, 1)), chunk = min(cin, 192)
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
         var t0 = 0
         while t0 < taps {
-            let t1 = cin >= 384 ? t0 + 1 : min(taps, t0 + tapsPerBlock)
+            let t1 = cin >= 192 ? t0 + 1 : min(taps, t0 + tapsPerBlock)
             var c0 = 0
             while c0 < cin {
                 let kc = min(chunk, cin - c0)
                 let first = t0 == 0 && c0 == 0, last = t1 == taps && c0 + kc >= cin
                 let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
                 let bk = bp + (t0 * cin + c0) * pw
-                var prefetch = NextBlockPrefetch(after: bk, floats: (cin >= 384 ? kc : (t1 - t0) * cin) * pw, end: bEnd,
+                var prefetch = NextBlockPrefetch(after: bk, floats: (cin >= 192 ? kc : (t1 - t0) * cin) * pw, end: bEnd,
                                                  tiles: (rowEnd - rowBegin + 5) / 6)
                 var i = rowBegin
                 while i < rowEnd {

@@ -45,14 +45,31 @@ struct Profile {
     let gemmSecondsPerRun: Double
     let gemmGflops: Double?
 
-    init(_ entries: [ProfileEntry]) {
+    /// Profiling runs go in this many rounds (see `profile` in main.swift).
+    static let rounds = 5
+    let roundCount: Int
+
+    init(_ entries: [ProfileEntry], rounds: Int) {
         runs = entries.first?.runs ?? 0
+        roundCount = rounds
         ops = entries.map { Op(label: $0.op, layers: $0.layers, secondsPerRun: $0.seconds / Double(Swift.max($0.runs, 1)), flopsPerRun: $0.flopsPerRun) }
         secondsPerRun = ops.reduce(0) { $0 + $1.secondsPerRun }
         let gemmOps = ops.filter(\.isGemmKernel)
         gemmSecondsPerRun = gemmOps.reduce(0) { $0 + $1.secondsPerRun }
         let gemmFlops = gemmOps.reduce(0) { $0 + $1.flopsPerRun }
         gemmGflops = gemmFlops > 0 && gemmSecondsPerRun > 0 ? gemmFlops / gemmSecondsPerRun / 1e9 : nil
+    }
+
+    /// Per op (its label and layers), the entry with the lower mean of the two profiles.
+    static func faster(_ a: [ProfileEntry], _ b: [ProfileEntry]) -> [ProfileEntry] {
+        func perRun(_ e: ProfileEntry) -> Double { e.seconds / Double(Swift.max(e.runs, 1)) }
+        var best: [String: ProfileEntry] = [:]
+        for e in a + b {
+            let key = e.op + "\u{1}" + e.layers.joined(separator: "\u{1}")
+            if let old = best[key], perRun(old) <= perRun(e) { continue }
+            best[key] = e
+        }
+        return best.values.sorted { perRun($0) > perRun($1) }
     }
 
     func share(_ seconds: Double) -> Double { secondsPerRun > 0 ? 100 * seconds / secondsPerRun : 0 }
@@ -103,10 +120,10 @@ extension Results {
 
     private func profileText(_ p: Profile) -> [String] {
         let opWidth = max(2, p.ops.map(\.label.count).max() ?? 0)
-        var lines = ["", "profile      \(p.runs) runs of a separate profiling session, slowest op first",
+        var lines = ["", "profile      \(p.roundCount) rounds of \(p.runs) runs of a separate profiling session; per op the fastest round's mean; slowest op first",
                      "rank  \(pad("op", opWidth))   ms/run   share  GFLOP/s   %peak  layers"]
         if let peak = p.peakGflops {
-            lines.insert("peak         \(fixed(peak, 1)) GFLOP/s per thread (measured: independent FMA chains at this tier); "
+            lines.insert("peak         \(fixed(peak, 1)) GFLOP/s per thread (measured: independent FMA chains at this tier, best of the rounds); "
                          + "%peak = GFLOP/s / threads / peak; Winograd ops count direct-convolution FLOPs", at: 1)
         }
         for (i, op) in p.ops.enumerated() {
@@ -116,7 +133,7 @@ extension Results {
                          + padLeft(percent, 8) + "  " + truncated(op.layers.joined(separator: ", "), 60))
         }
         lines += [
-            "total        \(ms(p.secondsPerRun)) ms/run",
+            "total        \(ms(p.secondsPerRun)) ms/run (sum of the ops' figures)",
             "gemm/conv    \(fixed(p.share(p.gemmSecondsPerRun), 1))% of time (conv1d/conv2d/depthwise/conv_transpose/dense ops)"
                 + (p.gemmGflops.map { ", \(fixed($0, 1)) GFLOP/s" } ?? ""),
             "other        \(fixed(p.share(p.secondsPerRun - p.gemmSecondsPerRun), 1))% of time",
@@ -239,6 +256,7 @@ extension Results {
 
     private func profileJSON(_ p: Profile) -> JSON {
         .object([
+            ("rounds", .int(p.roundCount)),
             ("runs", .int(p.runs)),
             ("total_ms_per_run", .number(p.secondsPerRun * 1000)),
             ("gemm_conv_share_percent", .number(p.share(p.gemmSecondsPerRun))),

@@ -52,8 +52,13 @@ def test_dlbench_json_report():
     assert 0 < lat["min"] <= lat["median"] <= lat["p90"] <= lat["p99"]
     assert report["peak_rss_mb"] > 0 and report["arena_mb"] > 0 and report["load_ms"] > 0
     assert any("BatchNormalization folded" in line for line in report["optimizations"])
-    ops = report["profile"]["ops"]
+    profile = report["profile"]
+    ops = profile["ops"]
     assert ops and all(op["layers"] for op in ops)
+    # 5 runs: five rounds of one run, each op's fastest round kept, slowest op first.
+    assert profile["rounds"] == 5 and profile["runs"] == 1
+    times = [op["ms_per_run"] for op in ops]
+    assert times == sorted(times, reverse=True) and abs(sum(times) - profile["total_ms_per_run"]) < 1e-6
 
 
 def test_dlbench_errors():
