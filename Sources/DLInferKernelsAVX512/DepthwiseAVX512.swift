@@ -33,6 +33,427 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                 var ox = 0
                 while ox < ow {
                     let ix0 = ox * sw - left
+                    if rowsInside && full && dw == 1 && sw <= 2 && ox + 8 <= ow && ix0 >= 0 && ix0 + 7 * sw + 2 < w {
+                        let r0: UnsafePointer<Float> = input + (iy0 * rowStride + ix0 * c + c0)
+                        let r1: UnsafePointer<Float> = r0 + dy, r2: UnsafePointer<Float> = r1 + dy
+                        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+                        var x = V()
+                        if sw == 1 {
+                            var q = r0
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w0)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w0)
+                            a0 = a0.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w0)
+                            a1 = a1.addingProduct(x, w1)
+                            a0 = a0.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w0)
+                            a2 = a2.addingProduct(x, w1)
+                            a1 = a1.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w0)
+                            a3 = a3.addingProduct(x, w1)
+                            a2 = a2.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w0)
+                            a4 = a4.addingProduct(x, w1)
+                            a3 = a3.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w0)
+                            a5 = a5.addingProduct(x, w1)
+                            a4 = a4.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w0)
+                            a6 = a6.addingProduct(x, w1)
+                            a5 = a5.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w1)
+                            a6 = a6.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w2)
+                            q = r1
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w3)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w3)
+                            a0 = a0.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w3)
+                            a1 = a1.addingProduct(x, w4)
+                            a0 = a0.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w3)
+                            a2 = a2.addingProduct(x, w4)
+                            a1 = a1.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w3)
+                            a3 = a3.addingProduct(x, w4)
+                            a2 = a2.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w3)
+                            a4 = a4.addingProduct(x, w4)
+                            a3 = a3.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w3)
+                            a5 = a5.addingProduct(x, w4)
+                            a4 = a4.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w3)
+                            a6 = a6.addingProduct(x, w4)
+                            a5 = a5.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w4)
+                            a6 = a6.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w5)
+                            q = r2
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w6)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w6)
+                            a0 = a0.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w6)
+                            a1 = a1.addingProduct(x, w7)
+                            a0 = a0.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w6)
+                            a2 = a2.addingProduct(x, w7)
+                            a1 = a1.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w6)
+                            a3 = a3.addingProduct(x, w7)
+                            a2 = a2.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w6)
+                            a4 = a4.addingProduct(x, w7)
+                            a3 = a3.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w6)
+                            a5 = a5.addingProduct(x, w7)
+                            a4 = a4.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w6)
+                            a6 = a6.addingProduct(x, w7)
+                            a5 = a5.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w7)
+                            a6 = a6.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w8)
+                        } else {
+                            var q = r0
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w0)
+                            q += c
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w0)
+                            a0 = a0.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w0)
+                            a1 = a1.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w0)
+                            a2 = a2.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w0)
+                            a3 = a3.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w0)
+                            a4 = a4.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w0)
+                            a5 = a5.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w0)
+                            a6 = a6.addingProduct(x, w2)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w1)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w2)
+                            q = r1
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w3)
+                            q += c
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w3)
+                            a0 = a0.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w3)
+                            a1 = a1.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w3)
+                            a2 = a2.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w3)
+                            a3 = a3.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w3)
+                            a4 = a4.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w3)
+                            a5 = a5.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w3)
+                            a6 = a6.addingProduct(x, w5)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w4)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w5)
+                            q = r2
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w6)
+                            q += c
+                            x = load(q)
+                            a0 = a0.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w6)
+                            a0 = a0.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a1 = a1.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w6)
+                            a1 = a1.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a2 = a2.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w6)
+                            a2 = a2.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a3 = a3.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w6)
+                            a3 = a3.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a4 = a4.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w6)
+                            a4 = a4.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a5 = a5.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w6)
+                            a5 = a5.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a6 = a6.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w6)
+                            a6 = a6.addingProduct(x, w8)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w7)
+                            q += c
+                            x = load(q)
+                            a7 = a7.addingProduct(x, w8)
+                        }
+                        do {
+                            let pixel = oy * ow + ox
+                            let out = output + (pixel * c + c0)
+                            var v = a0 + biasV
+                            if let residual { v += load(residual + (pixel * ldr + c0)) }
+                            switch act {
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }
+                            store(v, out)
+                        }
+                        do {
+                            let pixel = oy * ow + ox + 1
+                            let out = output + (pixel * c + c0)
+                            var v = a1 + biasV
+                            if let residual { v += load(residual + (pixel * ldr + c0)) }
+                            switch act {
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }
+                            store(v, out)
+                        }
+                        do {
+                            let pixel = oy * ow + ox + 2
+                            let out = output + (pixel * c + c0)
+                            var v = a2 + biasV
+                            if let residual { v += load(residual + (pixel * ldr + c0)) }
+                            switch act {
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }
+                            store(v, out)
+                        }
+                        do {
+                            let pixel = oy * ow + ox + 3
+                            let out = output + (pixel * c + c0)
+                            var v = a3 + biasV
+                            if let residual { v += load(residual + (pixel * ldr + c0)) }
+                            switch act {
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }
+                            store(v, out)
+                        }
+                        do {
+                            let pixel = oy * ow + ox + 4
+                            let out = output + (pixel * c + c0)
+                            var v = a4 + biasV
+                            if let residual { v += load(residual + (pixel * ldr + c0)) }
+                            switch act {
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }
+                            store(v, out)
+                        }
+                        do {
+                            let pixel = oy * ow + ox + 5
+                            let out = output + (pixel * c + c0)
+                            var v = a5 + biasV
+                            if let residual { v += load(residual + (pixel * ldr + c0)) }
+                            switch act {
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }
+                            store(v, out)
+                        }
+                        do {
+                            let pixel = oy * ow + ox + 6
+                            let out = output + (pixel * c + c0)
+                            var v = a6 + biasV
+                            if let residual { v += load(residual + (pixel * ldr + c0)) }
+                            switch act {
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }
+                            store(v, out)
+                        }
+                        do {
+                            let pixel = oy * ow + ox + 7
+                            let out = output + (pixel * c + c0)
+                            var v = a7 + biasV
+                            if let residual { v += load(residual + (pixel * ldr + c0)) }
+                            switch act {
+                            case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
+                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
+                            default: break
+                            }
+                            store(v, out)
+                        }
+                        ox += 8
+                        continue
+                    }
                     if rowsInside && full && ox + 4 <= ow && ix0 >= 0 && ix0 + 3 * sw + 2 * dw < w {
                         // Four interior output pixels at once: four independent FMA chains.
                         let sx = sw * c

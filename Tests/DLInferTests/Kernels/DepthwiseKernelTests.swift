@@ -20,6 +20,9 @@ import Testing
         // Wide rows: the four-pixels-at-once 3x3 path, with dilation and a partial last block.
         Case(h: 6, w: 21, c: 48, k: 3, stride: 1, dilation: 2, padding: .same),
         Case(h: 7, w: 30, c: 20, k: 3, stride: 2, dilation: 1, padding: .valid),
+        // Eight pixels at once (AVX-512, stride 1 and 2), then four, then one, at both edges.
+        Case(h: 5, w: 40, c: 35, k: 3, stride: 1, dilation: 1, padding: .same),
+        Case(h: 6, w: 43, c: 16, k: 3, stride: 2, dilation: 1, padding: .same),
     ]
 
     @Test("every tier matches the reference", arguments: cases)
