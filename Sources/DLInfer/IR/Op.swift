@@ -68,6 +68,16 @@ extension ConvParams {
         window.kh == 1 && window.kw == 1 && window.sh == 1 && window.sw == 1 && groups == 1
             && (window.padding == .valid || window.padding == .same || window.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
     }
+
+    /// Below this many input channels a tap's row is too short for the indirect GEMM's per-tap
+    /// overhead (see ConvOp).
+    static let indirectMinChannels = 16
+
+    /// Runs as an indirect GEMM over kernel rows (ConvOp): ungrouped, fewer than
+    /// `indirectMinChannels` input channels (`cg`), not 1x1 and no horizontal dilation.
+    func runsOverKernelRows(inputChannels cg: Int) -> Bool {
+        !isPointwise && groups == 1 && cg < Self.indirectMinChannels && window.dw == 1
+    }
 }
 
 struct DepthwiseParams {
@@ -78,7 +88,7 @@ struct DepthwiseParams {
 }
 
 struct DepthwiseChainParams {
-    var expand: ConvParams?   // 1x1, stride 1, no padding, one group, no residual
+    var expand: ConvParams?   // 1x1 stride 1 unpadded, or run over kernel rows; one group, no residual
     var depthwise: DepthwiseParams   // 2D, multiplier 1, no residual
     var project: ConvParams?   // 1x1, stride 1, no padding, one group; may take a residual
     /// Expanded floats a band holds (per thread).
@@ -226,7 +236,8 @@ extension Op {
         switch self {
         case .conv(let p): return p.window.rank == 1 ? "conv1d" : "conv2d"
         case .depthwise: return "depthwise"
-        case .depthwiseChain(let p): return (p.expand == nil ? "" : "conv2d_1x1+") + "depthwise" + (p.project == nil ? "" : "+conv2d_1x1")
+        case .depthwiseChain(let p):
+            return (p.expand.map { $0.isPointwise ? "conv2d_1x1+" : "conv2d+" } ?? "") + "depthwise" + (p.project == nil ? "" : "+conv2d_1x1")
         case .transposedConv: return "conv_transpose"
         case .dense: return "dense"
         case .affine: return "affine"

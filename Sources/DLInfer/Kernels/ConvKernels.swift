@@ -137,11 +137,13 @@ struct KernelRowSpan {
 /// convolution without horizontal dilation, whose kernel row ky under a pixel is one run of
 /// kw * C floats in NHWC: the run's address in the input; `zeros` (kw * C zeros) for a row in the
 /// vertical padding; or, for a column at the edge, a slot of `patches` (OH * span.edges * kh runs)
-/// filled with the run and zeros where it reaches into the padding.
+/// filled with the run and zeros where it reaches into the padding. With `originRow` r, table
+/// and patches hold output rows from r on (pixel index and patch row counted from row r): a band
+/// of a bigger output, as a depthwise chain computes it.
 @inline(never)  // its own registers: inlined into the op's closure, its loop counters lived on the stack
 func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafePointer<Float>, h: AxisGeometry, w: AxisGeometry,
                     span: KernelRowSpan, table: UnsafeMutablePointer<UnsafePointer<Float>>, patches: UnsafeMutablePointer<Float>,
-                    pixels: Range<Int>) {
+                    pixels: Range<Int>, originRow: Int = 0) {
     guard !pixels.isEmpty else { return }
     // Sizes were checked when the op was planned; the loops run per table entry, so they use
     // wrapping arithmetic and walk the output row by row (no division per pixel).
@@ -152,7 +154,7 @@ func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafeP
     var pixel = pixels.lowerBound
     while pixel < pixels.upperBound {
         let end = min(w.output, first &+ (pixels.upperBound &- pixel))   // one past the last column in range
-        let base = table + (pixel &- first) &* kh   // the table row of column 0
+        let base = table + (pixel &- first &- originRow &* w.output) &* kh   // the table row of column 0
         for ky in 0..<kh {
             let iy = oy &* h.stride &- h.padBefore &+ ky &* h.dilation
             if iy < 0 || iy >= h.input {
@@ -165,7 +167,7 @@ func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafeP
                 base[x &* kh &+ ky] = row + (x &* step &- padFloats)
             }
             for x in first..<end where x < lo || x >= hi {
-                let slot = patches + ((oy &* span.edges &+ span.edgeIndex(x)) &* kh &+ ky) &* run
+                let slot = patches + (((oy &- originRow) &* span.edges &+ span.edgeIndex(x)) &* kh &+ ky) &* run
                 let x0 = x &* w.stride &- w.padBefore
                 for kx in 0..<w.kernel {
                     let ix = x0 &+ kx, dst = slot + kx &* channels

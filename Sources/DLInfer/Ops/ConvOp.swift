@@ -28,12 +28,12 @@ final class ConvOp: CompiledOp {
     let winograd: [PackedMatrix]
     let constants: [[Int]]
 
-    /// Below this many channels a tap's row is too short for the indirect kernel's per-tap
-    /// overhead; a whole kernel row (kw * C contiguous floats) is long enough, so such
-    /// convolutions run over kernel rows (im2col when the row is not contiguous: grouped, or
-    /// dilated horizontally). ResNet50's 7x7/2 stem: 3.5-4.3 -> 2.5-3.0 ms against im2col
+    /// Below `ConvParams.indirectMinChannels` channels a tap's row is too short for the indirect
+    /// kernel's per-tap overhead; a whole kernel row (kw * C contiguous floats) is long enough,
+    /// so such convolutions run over kernel rows (im2col when the row is not contiguous: grouped,
+    /// or dilated horizontally). ResNet50's 7x7/2 stem: 3.5-4.3 -> 2.5-3.0 ms against im2col
     /// (dlbench profiles, interleaved).
-    static let indirectMinChannels = 16
+    static let indirectMinChannels = ConvParams.indirectMinChannels
     /// Fewer output tiles than this (a 12x12 output has 9) make the 36 GEMMs too short, and
     /// their 4x larger weights too costly to stream, for Winograd to win. At 9 (an 11x11 output,
     /// 32 -> 64 channels) Winograd still beat the indirect GEMM: the small CNN's min latency went
@@ -60,7 +60,7 @@ final class ConvOp: CompiledOp {
         let win = p.window
         pointwise = p.isPointwise
         indirect = !pointwise && p.groups == 1 && cg >= Self.indirectMinChannels
-        kernelRows = !pointwise && !indirect && p.groups == 1 && win.dw == 1
+        kernelRows = p.runsOverKernelRows(inputChannels: cg)
         zeros = try AlignedBuffer(count: indirect ? cg : kernelRows ? win.kw * cg : 0)
         let win3x3 = win.rank == 2 && win.kh == 3 && win.kw == 3 && win.sh == 1 && win.sw == 1 && win.dh == 1 && win.dw == 1
         winograd = indirect && win3x3 && cout >= Self.indirectMinChannels

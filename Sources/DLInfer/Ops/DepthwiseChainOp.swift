@@ -1,8 +1,10 @@
 import CDLInferCPU
 
-/// A depthwise convolution with its 1x1 expand and/or project convolutions (Op.depthwiseChain),
+/// A depthwise convolution with its expand and/or 1x1 project convolutions (Op.depthwiseChain),
 /// in bands of output rows. Per band: the input rows of the expanded tensor are computed into
-/// the thread's scratch (the expand GEMM with its epilogue); the depthwise kernel turns them into
+/// the thread's scratch (the expand GEMM with its epilogue: a 1x1 conv is one GEMM over the
+/// band's input rows, a few-channel conv such as a stem an indirect GEMM over kernel rows with
+/// the band's table in the scratch too); the depthwise kernel turns them into
 /// the band's output rows, into the scratch when a project follows; the project GEMM (with its
 /// bias, residual and activation) writes the band's rows of the output. Each thread takes a
 /// contiguous range of output rows; bands recompute the expanded rows they share with the
@@ -18,11 +20,16 @@ final class DepthwiseChainOp: CompiledOp {
         let activation: Activation
     }
     let expand: Pointwise?
+    /// The expand conv's window when it runs over kernel rows (not 1x1), and the zeros its
+    /// table points at for rows in the padding.
+    let expandWindow: Window?
+    let expandZeros: AlignedBuffer?
     let project: Pointwise?
     let depthwise: AlignedBuffer   // [kh, kw, mid]
     let depthwiseBias: AlignedBuffer?
     /// Channels: the chain's input, the depthwise's, the output.
     let cin: Int, mid: Int, cout: Int
+    private static let pointer = MemoryLayout<UnsafePointer<Float>>.stride
     let constants: [[Int]]
 
     init(_ node: Node, _ p: DepthwiseChainParams, _ g: IRGraph, _ table: KernelTable) throws {
@@ -31,8 +38,9 @@ final class DepthwiseChainOp: CompiledOp {
         self.table = table
         func pointwise(_ c: ConvParams) throws -> Pointwise {
             let w = g.constants[c.weights]
+            let k = w.shape[0] * w.shape[1] * w.shape[2]
             let packed = try w.data.withUnsafeBufferPointer {
-                try PackedMatrix($0.baseAddress!, k: w.shape[2], n: w.shape[3], ldb: w.shape[3], panelWidth: table.packWidth(w.shape[3]))
+                try PackedMatrix($0.baseAddress!, k: k, n: w.shape[3], ldb: w.shape[3], panelWidth: table.packWidth(w.shape[3]))
             }
             return Pointwise(weights: packed, bias: try c.epilogue.bias.map { try paddedBias(g.constants[$0].data, panelWidth: table.panelWidth) },
                              activation: c.epilogue.activation)
@@ -41,7 +49,14 @@ final class DepthwiseChainOp: CompiledOp {
         project = try p.project.map(pointwise)
         let dw = g.constants[p.depthwise.weights]
         mid = dw.shape[2]
-        cin = expand?.weights.k ?? mid
+        cin = p.expand.map { g.constantShapes[$0.weights][2] } ?? mid
+        if let e = p.expand, !e.isPointwise {
+            expandWindow = e.window
+            expandZeros = try AlignedBuffer(count: e.window.kw * cin)
+        } else {
+            expandWindow = nil
+            expandZeros = nil
+        }
         cout = project?.weights.n ?? mid
         depthwise = try AlignedBuffer(dw.data)
         depthwiseBias = try p.depthwise.epilogue.bias.map { try paddedBias(g.constants[$0].data, panelWidth: 64) }
@@ -50,17 +65,26 @@ final class DepthwiseChainOp: CompiledOp {
 
     var label: String {
         let w = p.depthwise.window
-        return (expand == nil ? "" : "conv2d 1x1 gemm + ") + "depthwise \(w.kh)x\(w.kw)\(w.sh == 1 && w.sw == 1 ? "" : "/\(w.sw)")"
+        let e = expandWindow.map { "conv2d \($0.kh)x\($0.kw)\($0.sh == 1 && $0.sw == 1 ? "" : "/\($0.sw)") kernel-row gemm + " }
+        return (expand == nil ? "" : e ?? "conv2d 1x1 gemm + ") + "depthwise \(w.kh)x\(w.kw)\(w.sh == 1 && w.sw == 1 ? "" : "/\(w.sw)")"
             + (project == nil ? "" : " + conv2d 1x1 gemm") + " in row bands \(table.tier.rawValue)"
     }
 
     func plan(_ inputs: [Shape]) throws -> OpPlan { try plan(inputs, threads: 1) }
 
-    /// aux: [output rows per band, expanded floats per band, depthwise-output floats per band]
-    /// (a band's scratch holds both).
+    /// The expanded tensor's height and width from the chain's input's.
+    private func expandedSize(h: Int, w: Int) -> (h: Int, w: Int) {
+        guard let ew = expandWindow else { return (h, w) }
+        let (gh, gw) = ew.runGeometry(h: h, w: w)
+        return (gh.output, gw.output)
+    }
+
+    /// aux: [output rows per band, expanded floats per band, depthwise-output floats per band,
+    /// kernel-row table bytes per band] (a band's scratch holds all three).
     func plan(_ inputs: [Shape], threads: Int) throws -> OpPlan {
         let out = try inferShapes(node.op, inputs, constants)
-        let (_, h, w, _) = try nhwc(inputs[0], rank: 2)
+        let (_, ih, iw, _) = try nhwc(inputs[0], rank: 2)
+        let (h, w) = expandedSize(h: ih, w: iw)
         let win = p.depthwise.window
         let (_, gw) = win.runGeometry(h: h, w: w)
         let rowFloats = try checkedMul(w, mid), outRowFloats = try checkedMul(gw.output, mid)
@@ -68,15 +92,28 @@ final class DepthwiseChainOp: CompiledOp {
         // Rows of input (expanded) and output (depthwise) a band's budget holds.
         let perOutputRow = (expand == nil ? 0 : win.sh * rowFloats) + (project == nil ? 0 : outRowFloats)
         let band = max(1, p.bandFloats / max(perOutputRow, 1))
-        let expanded = expand == nil ? 0 : try checkedMul((band - 1) * win.sh + reach, rowFloats)
-        let dwOut = project == nil ? 0 : try checkedMul(band, outRowFloats)
-        let pixelsIn = try checkedCount(inputs[0]) / max(inputs[0].last ?? 1, 1)
+        let bandRows = (band - 1) * win.sh + reach   // expanded rows under a band
+        // Each part of a band's scratch starts on a cache line (and the table on a pointer boundary).
+        func lines(_ floats: Int) throws -> Int { try checkedAdd(floats, 15) & ~15 }
+        let expanded = expand == nil ? 0 : try lines(try checkedMul(bandRows, rowFloats))
+        let dwOut = project == nil ? 0 : try lines(try checkedMul(band, outRowFloats))
+        var tableBytes = 0
+        if let ew = expandWindow {
+            // The band's kernel-row table (kh pointers per pixel), then its edge columns' padded runs.
+            let (_, gw) = ew.runGeometry(h: ih, w: iw)
+            let patchFloats = try checkedMul(try checkedMul(try checkedMul(bandRows, KernelRowSpan(gw).edges), ew.kh), ew.kw * cin)
+            tableBytes = try checkedAdd(try checkedMul(try checkedMul(try checkedMul(bandRows, w), ew.kh), Self.pointer),
+                                        try checkedMul(patchFloats, 4))
+            tableBytes = (tableBytes + 63) & ~63
+        }
+        let pixelsIn = h * w
         let pixelsOut = try checkedCount(out[0]) / max(out[0].last ?? 1, 1)
-        let flops = 2 * Double(pixelsIn) * Double(expand == nil ? 0 : cin * mid)
+        let expandK = expand?.weights.k ?? 0
+        let flops = 2 * Double(pixelsIn) * Double(expandK * mid) * Double(inputs[0][0])
             + 2 * Double(pixelsOut) * Double(mid * (win.kh * win.kw + (project == nil ? 0 : cout)))
-        let perThread = try checkedAdd(expanded, dwOut)
-        return OpPlan(outputs: out, scratchBytes: try checkedMul(try checkedMul(perThread, max(threads, 1)), 4), flops: flops,
-                      aux: [band, expanded, dwOut])
+        let perThread = try checkedAdd(try checkedMul(try checkedAdd(expanded, dwOut), 4), tableBytes)
+        return OpPlan(outputs: out, scratchBytes: try checkedMul(perThread, max(threads, 1)), flops: flops,
+                      aux: [band, expanded, dwOut, tableBytes])
     }
 
     /// One image's state for the threads' pieces (a contiguous range of output rows each).
@@ -85,16 +122,21 @@ final class DepthwiseChainOp: CompiledOp {
         let x: UnsafePointer<Float>
         let y: UnsafeMutablePointer<Float>
         let residual: UnsafePointer<Float>?
-        let scratch: UnsafeMutablePointer<Float>
+        let scratch: UnsafeMutableRawPointer
         let conv: dl_dwconv   // the image's geometry; input, output, h and pad_top are set per band
         let epilogue: dl_epilogue
-        let h: Int, w: Int, pieces: Int, band: Int, expandedFloats: Int, dwFloats: Int
+        /// The expanded tensor's height and width.
+        let h: Int, w: Int
+        /// A kernel-row expand's geometry over the chain's input (nil for a 1x1 expand).
+        let expandGeometry: (h: AxisGeometry, w: AxisGeometry, span: KernelRowSpan)?
+        let pieces: Int, band: Int, expandedFloats: Int, dwFloats: Int, tableBytes: Int
 
         /// Output rows [oh * piece / pieces, oh * (piece + 1) / pieces), band by band.
         func runPiece(_ piece: Int) {
             let oh = Int(conv.oh), ow = Int(conv.ow), sh = Int(conv.sh), padTop = Int(conv.pad_top)
             let reach = (Int(conv.kh) - 1) * Int(conv.dh) + 1
-            let expanded = scratch + piece * (expandedFloats + dwFloats), dwOut = expanded + expandedFloats
+            let expanded = (scratch + piece * ((expandedFloats + dwFloats) * 4 + tableBytes)).assumingMemoryBound(to: Float.self)
+            let dwOut = expanded + expandedFloats
             let dwAct = op.p.depthwise.epilogue.activation
             var o0 = oh * piece / pieces
             let end = oh * (piece + 1) / pieces
@@ -105,7 +147,15 @@ final class DepthwiseChainOp: CompiledOp {
                     // The image rows under output rows [o0, o1) (rows in the padding are not computed);
                     // band row 0 is image row a: the kernel sees a band-high image padded by padTop + a.
                     let a = min(h, max(0, o0 * sh - padTop)), b = max(a, min(h, (o1 - 1) * sh - padTop + reach))
-                    if b > a {
+                    if b > a, let (gh, gw, span) = expandGeometry {
+                        let bandTable = UnsafeMutableRawPointer(dwOut + dwFloats).assumingMemoryBound(to: UnsafePointer<Float>.self)
+                        let patches = UnsafeMutableRawPointer(bandTable + (b - a) * w * gh.kernel).assumingMemoryBound(to: Float.self)
+                        kernelRowTable(x, channels: op.cin, zeros: op.expandZeros!.pointer, h: gh, w: gw, span: span, table: bandTable,
+                                       patches: patches, pixels: (a * w)..<(b * w), originRow: a)
+                        op.table.convGemm(table: bandTable, taps: gh.kernel, cin: gw.kernel * op.cin, b: e.weights, c: expanded, ldc: op.mid,
+                                          bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation,
+                                          rows: 0..<((b - a) * w))
+                    } else if b > a {
                         op.table.gemm(m: (b - a) * w, a: x + a * w * op.cin, lda: op.cin, b: e.weights, c: expanded, ldc: op.mid,
                                       bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation)
                     }
@@ -139,21 +189,26 @@ final class DepthwiseChainOp: CompiledOp {
 
     func run(_ s: Step) {
         let x = s.inputs[0], y = s.outputs[0]
-        let (n, h, w, _) = nhwcDims(x.shape, rank: 2)
+        let (n, ih, iw, _) = nhwcDims(x.shape, rank: 2)
+        let (h, w) = expandedSize(h: ih, w: iw)
+        let expandGeometry = expandWindow.map { ew in
+            let (gh, gw) = ew.runGeometry(h: ih, w: iw)
+            return (h: gh, w: gw, span: KernelRowSpan(gw))
+        }
         let win = p.depthwise.window
         let (gh, gw) = win.runGeometry(h: h, w: w)
         let pixels = gh.output * gw.output
         let residual: UnsafePointer<Float>? = p.project?.epilogue.residual == true ? UnsafePointer(s.inputs[1].f32) : nil
         let pool = s.pool(perImageOf: n)
         for img in 0..<n {
-            let d = dl_dwconv(input: x.f32 + img * h * w * cin, weights: depthwise.pointer, output: y.f32 + img * pixels * cout,
+            let d = dl_dwconv(input: x.f32 + img * ih * iw * cin, weights: depthwise.pointer, output: y.f32 + img * pixels * cout,
                               c: mid, window: win, h: gh, w: gw)
             let e = dl_epilogue(bias: depthwiseBias.map { UnsafePointer($0.pointer) }, residual: nil, ldResidual: mid,
                                 registerPartOf: p.depthwise.epilogue.activation)
-            var job = Pieces(op: self, x: x.f32 + img * h * w * cin, y: y.f32 + img * pixels * cout,
-                             residual: residual.map { $0 + img * pixels * cout }, scratch: s.scratch!.assumingMemoryBound(to: Float.self),
-                             conv: d, epilogue: e, h: h, w: w, pieces: min(pool.threads, gh.output), band: s.aux[0],
-                             expandedFloats: s.aux[1], dwFloats: s.aux[2])
+            var job = Pieces(op: self, x: x.f32 + img * ih * iw * cin, y: y.f32 + img * pixels * cout,
+                             residual: residual.map { $0 + img * pixels * cout }, scratch: s.scratch!,
+                             conv: d, epilogue: e, h: h, w: w, expandGeometry: expandGeometry, pieces: min(pool.threads, gh.output),
+                             band: s.aux[0], expandedFloats: s.aux[1], dwFloats: s.aux[2], tableBytes: s.aux[3])
             pool.parallel(job.pieces, &job) { raw, piece in
                 raw.assumingMemoryBound(to: Pieces.self).pointee.runPiece(piece)
             }

@@ -2,7 +2,9 @@
 /// one that alone reads it (project), as in MobileNet's inverted residual blocks, when the
 /// tensors between them are big enough to leave the cache: run apart, the expanded tensor (4.8 MB
 /// in MobileNetV2's block 1) is written to memory and read back, then the depthwise output too;
-/// fused, each band of rows is consumed while in L2 (Ops/DepthwiseChainOp.swift).
+/// fused, each band of rows is consumed while in L2 (Ops/DepthwiseChainOp.swift). The expand
+/// step may also be a few-channel convolution run over kernel rows: MobileNet's 3x3/2 stem,
+/// whose 1.6 MB output feeds the first depthwise.
 enum FuseDepthwiseChain {
     /// Half the L2 of these machines (2 MB): smaller tensors stay in cache anyway, and the bands'
     /// recomputed overlap rows would cost more than they save.
@@ -22,8 +24,8 @@ enum FuseDepthwiseChain {
         for i in r.graph.nodes.indices {
             guard case .depthwise(let d) = r.graph.nodes[i].op, fusibleDepthwise(d),
                   let v = r.graph.nodes[i].inputs.first, let pi = r.producer[v], !r.removed[pi], r.onlyReadOnceInternally(v),
-                  case .conv(let c) = r.graph.nodes[pi].op, isPointwise(c), !c.epilogue.residual, r.graph.nodes[pi].inputs.count == 1,
-                  bytes(v) >= minimumBytes else { continue }
+                  case .conv(let c) = r.graph.nodes[pi].op, isPointwise(c) || isKernelRows(c, r.graph), !c.epilogue.residual,
+                  r.graph.nodes[pi].inputs.count == 1, bytes(v) >= minimumBytes else { continue }
             r.graph.nodes[pi].op = .depthwiseChain(DepthwiseChainParams(expand: c, depthwise: d, project: nil, bandFloats: bandFloats))
             r.graph.nodes[pi].origin += r.graph.nodes[i].origin
             r.remove(i)
@@ -69,4 +71,8 @@ enum FuseDepthwiseChain {
     }
 
     private static func isPointwise(_ c: ConvParams) -> Bool { c.window.rank == 2 && c.isPointwise }
+
+    private static func isKernelRows(_ c: ConvParams, _ g: IRGraph) -> Bool {
+        c.window.rank == 2 && c.runsOverKernelRows(inputChannels: g.constantShapes[c.weights][2])
+    }
 }

@@ -16,7 +16,7 @@ enum Passes {
         note(FuseEpilogue.fuseResiduals(&g), "residual adds fused into conv/dense epilogues")
         note(FuseEpilogue.fuseActivations(&g), "activations fused into conv/dense epilogues")
         note(FoldPad.intoMaxPool(&g), "ZeroPadding folded into max pooling (after a ReLU)")
-        note(FuseDepthwiseChain.run(&g, minimumBytes: fuseBandsAbove, bandFloats: bandFloats), "depthwise convs run fused with their 1x1 expand/project convs in row bands")
+        note(FuseDepthwiseChain.run(&g, minimumBytes: fuseBandsAbove, bandFloats: bandFloats), "depthwise convs run fused with their expand/project convs in row bands")
         let affine = g.nodes.filter { if case .affine = $0.op { return true } else { return false } }.count
         note(affine, "per-channel affine ops remain (BatchNormalization/Rescaling not after a conv/dense)")
         return report
