@@ -41,9 +41,9 @@ public final class Model: @unchecked Sendable {
         try self.init(graph: KerasLoader.load(data: data, weights: weights, kerasVersion: kerasVersion, maxWeightBytes: maxWeightBytes))
     }
 
-    /// Tests: a model whose depthwise convs chain with their 1x1 convs from `fuseBandsAbove` bytes
-    /// of tensor between them, in bands of `bandFloats` (Passes.optimize), to reach the chains
-    /// and several bands with small fixtures.
+    /// Tests: a model whose depthwise convs chain with their expand/project convs from
+    /// `fuseBandsAbove` bytes of tensor between them (Int.max: never), in bands of `bandFloats`
+    /// (Passes.optimize), to reach several bands with small fixtures and the unfused ops.
     convenience init(path: String, fuseBandsAbove: Int, bandFloats: Int) throws {
         try self.init(graph: KerasLoader.load(path: path, weightsPath: nil, kerasVersion: nil, maxWeightBytes: Model.defaultMaxWeightBytes),
                       fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats)

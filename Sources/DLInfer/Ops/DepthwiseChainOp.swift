@@ -1,4 +1,5 @@
 import CDLInferCPU
+import Glibc
 
 /// A depthwise convolution with its expand and/or 1x1 project convolutions (Op.depthwiseChain),
 /// in bands of output rows. Per band: the input rows of the expanded tensor are computed into
@@ -131,6 +132,24 @@ final class DepthwiseChainOp: CompiledOp {
         let expandGeometry: (h: AxisGeometry, w: AxisGeometry, span: KernelRowSpan)?
         let pieces: Int, band: Int, expandedFloats: Int, dwFloats: Int, tableBytes: Int
 
+        /// Expanded rows `rows` of the image into `dst` (the expand conv and its epilogue); a
+        /// kernel-row expand builds its table at `scratchEnd`.
+        private func expandRows(_ rows: Range<Int>, into dst: UnsafeMutablePointer<Float>, scratchEnd: UnsafeMutablePointer<Float>) {
+            guard !rows.isEmpty, let e = op.expand else { return }
+            let bias = e.bias.map { UnsafePointer($0.pointer) }
+            if let (gh, gw, span) = expandGeometry {
+                let table = UnsafeMutableRawPointer(scratchEnd).assumingMemoryBound(to: UnsafePointer<Float>.self)
+                let patches = UnsafeMutableRawPointer(table + rows.count * w * gh.kernel).assumingMemoryBound(to: Float.self)
+                kernelRowTable(x, channels: op.cin, zeros: op.expandZeros!.pointer, h: gh, w: gw, span: span, table: table,
+                               patches: patches, pixels: (rows.lowerBound * w)..<(rows.upperBound * w), originRow: rows.lowerBound)
+                op.table.convGemm(table: table, taps: gh.kernel, cin: gw.kernel * op.cin, b: e.weights, c: dst, ldc: op.mid,
+                                  bias: bias, residual: nil, activation: e.activation, rows: 0..<(rows.count * w))
+            } else {
+                op.table.gemm(m: rows.count * w, a: x + rows.lowerBound * w * op.cin, lda: op.cin, b: e.weights, c: dst, ldc: op.mid,
+                              bias: bias, residual: nil, activation: e.activation)
+            }
+        }
+
         /// Output rows [oh * piece / pieces, oh * (piece + 1) / pieces), band by band.
         func runPiece(_ piece: Int) {
             let oh = Int(conv.oh), ow = Int(conv.ow), sh = Int(conv.sh), padTop = Int(conv.pad_top)
@@ -140,25 +159,24 @@ final class DepthwiseChainOp: CompiledOp {
             let dwAct = op.p.depthwise.epilogue.activation
             var o0 = oh * piece / pieces
             let end = oh * (piece + 1) / pieces
+            // Expanded rows [held.lowerBound, held.upperBound) of the image are scratch rows 0...: the
+            // rows a band shares with the previous one are moved down, not computed again.
+            var held = 0..<0
             while o0 < end {
                 let o1 = min(end, o0 + band)
                 var d = conv
-                if let e = op.expand {
+                if op.expand != nil {
                     // The image rows under output rows [o0, o1) (rows in the padding are not computed);
                     // band row 0 is image row a: the kernel sees a band-high image padded by padTop + a.
                     let a = min(h, max(0, o0 * sh - padTop)), b = max(a, min(h, (o1 - 1) * sh - padTop + reach))
-                    if b > a, let (gh, gw, span) = expandGeometry {
-                        let bandTable = UnsafeMutableRawPointer(dwOut + dwFloats).assumingMemoryBound(to: UnsafePointer<Float>.self)
-                        let patches = UnsafeMutableRawPointer(bandTable + (b - a) * w * gh.kernel).assumingMemoryBound(to: Float.self)
-                        kernelRowTable(x, channels: op.cin, zeros: op.expandZeros!.pointer, h: gh, w: gw, span: span, table: bandTable,
-                                       patches: patches, pixels: (a * w)..<(b * w), originRow: a)
-                        op.table.convGemm(table: bandTable, taps: gh.kernel, cin: gw.kernel * op.cin, b: e.weights, c: expanded, ldc: op.mid,
-                                          bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation,
-                                          rows: 0..<((b - a) * w))
-                    } else if b > a {
-                        op.table.gemm(m: (b - a) * w, a: x + a * w * op.cin, lda: op.cin, b: e.weights, c: expanded, ldc: op.mid,
-                                      bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation)
+                    var from = a
+                    if held.contains(a) {
+                        let kept = held.upperBound - a
+                        memmove(expanded, expanded + (a - held.lowerBound) * w * op.mid, kept * w * op.mid * 4)
+                        from = min(b, held.upperBound)
                     }
+                    expandRows(from..<b, into: expanded + (from - a) * w * op.mid, scratchEnd: dwOut + dwFloats)
+                    held = a..<max(b, held.upperBound)
                     d.input = UnsafePointer(expanded)
                     d.h = Int64(b - a)
                     d.pad_top = Int64(padTop + a)

@@ -2,8 +2,7 @@
 enum Passes {
     /// Rewrites `g` in place; returns one line per pass that changed something.
     /// `fuseBandsAbove`, `bandFloats`: the tensor size from which a depthwise conv chains with its
-    /// 1x1 convs, and the chains' band size (FuseDepthwiseChain; tests lower both to reach small
-    /// fixtures).
+    /// expand/project convs, and the chains' band size (FuseDepthwiseChain; tests vary both).
     static func optimize(_ g: inout IRGraph, fuseBandsAbove: Int = FuseDepthwiseChain.defaultMinimumBytes,
                          bandFloats: Int = FuseDepthwiseChain.defaultBandFloats) throws -> [String] {
         var report: [String] = []

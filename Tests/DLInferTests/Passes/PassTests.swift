@@ -164,12 +164,12 @@ import Testing
         #expect(m.graphDump.components(separatedBy: "= zero_pad(").count - 1 == 2, "two pads stay:\n\(m.graphDump)")
     }
 
-    /// With the size threshold at 0 every depthwise convolution of MobileNetV2 runs fused with
-    /// the convolutions around it (16 1x1 expand + depthwise + project chains, and the 3x3/2 stem
-    /// over kernel rows + the first block's depthwise + project; the default leaves this 96x96
-    /// fixture's tensors apart, as they stay in cache), in bands of one to all rows (stride 1 and
-    /// 2, bands and thread ranges that start inside the image, the stem's padded edge columns,
-    /// project residuals), and the model still matches Keras at 1 and 3 threads.
+    /// Every depthwise convolution of MobileNetV2 runs fused with the convolutions around it (16
+    /// 1x1 expand + depthwise + project chains, and the 3x3/2 stem over kernel rows + the first
+    /// block's depthwise + project), in bands of one to all rows (stride 1 and 2, bands and
+    /// thread ranges that start inside the image, expanded rows carried from band to band, the
+    /// stem's padded edge columns, project residuals), and the model still matches Keras at 1 and
+    /// 3 threads; with fusion off it matches too.
     @Test(arguments: ["keras3_mobilenetv2_035", "tf_keras_mobilenetv2_035"])
     func depthwiseChainFusionMatchesKeras(_ name: String) throws {
         let dir = "\(Fixtures.root)/\(name)"
@@ -199,7 +199,15 @@ import Testing
             }
         }
         let plain = try Model(path: "\(dir)/\(m.model)")
-        #expect(!plain.optimizationReport.joined().contains("run fused with their"), "small tensors stay apart by default")
+        #expect(plain.optimizationReport.joined().contains("17 depthwise convs run fused with their"), "tensors of every size chain by default")
+        let apart = try Model(path: "\(dir)/\(m.model)", fuseBandsAbove: Int.max, bandFloats: 1 << 17)
+        #expect(!apart.optimizationReport.joined().contains("run fused with their"), "\(apart.optimizationReport)")
+        let a = try NpyArray(path: "\(dir)/\(m.inputs[0])")
+        guard case .float32(let x) = a.values else { Issue.record("float input expected"); return }
+        let y = try Session(model: apart, options: SessionOptions(threads: 2)).run([(a.shape, .float32(x))])
+        let ref = try NpyArray(path: "\(dir)/\(m.outputs[0])")
+        let miss = Fixtures.compare(y[0].data, ref.floats, m.tolerance, argmaxClasses: ref.shape.last)
+        #expect(miss == nil, "without chains: \(miss ?? "")")
     }
 
     @Test func resNet() throws {
