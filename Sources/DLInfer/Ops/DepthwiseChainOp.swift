@@ -81,7 +81,14 @@ final class DepthwiseChainOp: CompiledOp {
     }
 
     /// aux: [output rows per band, expanded floats per band, depthwise-output floats per band,
-    /// kernel-row table bytes per band] (a band's scratch holds all three).
+    /// kernel-row table bytes per band, whole-image mode] (a band's scratch holds all three).
+    /// Whole-image mode (several threads, at most 4 output rows per thread, stride 1, a 1x1
+    /// expand whose whole output fits the band budget twice): the threads first compute the whole expanded
+    /// image together (split by pixels, into the scratch), then each runs the depthwise and
+    /// project over its output rows. Split by rows from the start, MobileNetV2's 7x7 blocks went
+    /// 3/4 rows with 4 and 5 expanded rows of 7 (1.57x at 2 threads); this way their three chains
+    /// took 0.48 -> 0.45 ms (2 threads, per-op minimums of interleaved runs). With more rows per
+    /// thread, or stride 2 (one shared row), the extra barrier costs what the shared rows did.
     func plan(_ inputs: [Shape], threads: Int) throws -> OpPlan {
         let out = try inferShapes(node.op, inputs, constants)
         let (_, ih, iw, _) = try nhwc(inputs[0], rank: 2)
@@ -107,14 +114,29 @@ final class DepthwiseChainOp: CompiledOp {
                                         try checkedMul(patchFloats, 4))
             tableBytes = (tableBytes + 63) & ~63
         }
+        let flops = try self.flops(inputs, out)
+        let wholeFloats = try checkedMul(try checkedMul(h, w), mid)
+        let (gh, _) = win.runGeometry(h: h, w: w)
+        if threads > 1, gh.output <= 4 * threads, win.sh == 1, expand != nil, expandWindow == nil, wholeFloats <= 2 * p.bandFloats {
+            let rows = (gh.output + threads - 1) / threads
+            let whole = try lines(wholeFloats), dwOut = project == nil ? 0 : try lines(try checkedMul(rows, outRowFloats))
+            let bytes = try checkedMul(try checkedAdd(whole, try checkedMul(dwOut, threads)), 4)
+            return OpPlan(outputs: out, scratchBytes: bytes, flops: flops, aux: [rows, whole, dwOut, 0, 1])
+        }
+        let perThread = try checkedAdd(try checkedMul(try checkedAdd(expanded, dwOut), 4), tableBytes)
+        return OpPlan(outputs: out, scratchBytes: try checkedMul(perThread, max(threads, 1)), flops: flops,
+                      aux: [band, expanded, dwOut, tableBytes, 0])
+    }
+
+    private func flops(_ inputs: [Shape], _ out: [Shape]) throws -> Double {
+        let (_, ih, iw, _) = try nhwc(inputs[0], rank: 2)
+        let (h, w) = expandedSize(h: ih, w: iw)
+        let win = p.depthwise.window
         let pixelsIn = h * w
         let pixelsOut = try checkedCount(out[0]) / max(out[0].last ?? 1, 1)
         let expandK = expand?.weights.k ?? 0
-        let flops = 2 * Double(pixelsIn) * Double(expandK * mid) * Double(inputs[0][0])
+        return 2 * Double(pixelsIn) * Double(expandK * mid) * Double(inputs[0][0])
             + 2 * Double(pixelsOut) * Double(mid * (win.kh * win.kw + (project == nil ? 0 : cout)))
-        let perThread = try checkedAdd(try checkedMul(try checkedAdd(expanded, dwOut), 4), tableBytes)
-        return OpPlan(outputs: out, scratchBytes: try checkedMul(perThread, max(threads, 1)), flops: flops,
-                      aux: [band, expanded, dwOut, tableBytes])
     }
 
     /// One image's state for the threads' pieces (a contiguous range of output rows each).
@@ -131,6 +153,16 @@ final class DepthwiseChainOp: CompiledOp {
         /// A kernel-row expand's geometry over the chain's input (nil for a 1x1 expand).
         let expandGeometry: (h: AxisGeometry, w: AxisGeometry, span: KernelRowSpan)?
         let pieces: Int, band: Int, expandedFloats: Int, dwFloats: Int, tableBytes: Int
+        /// Whole-image mode (see `plan`): the expanded image is at the scratch's start, followed by
+        /// each piece's depthwise output.
+        let wholeImage: Bool
+
+        /// Pixel rows `rows` of the whole expanded image (whole-image mode's first phase).
+        func expandPixels(_ rows: Range<Int>) {
+            guard let e = op.expand else { return }
+            op.table.gemm(m: h * w, a: x, lda: op.cin, b: e.weights, c: scratch.assumingMemoryBound(to: Float.self), ldc: op.mid,
+                          bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation, rows: rows)
+        }
 
         /// Expanded rows `rows` of the image into `dst` (the expand conv and its epilogue); a
         /// kernel-row expand builds its table at `scratchEnd`.
@@ -154,8 +186,9 @@ final class DepthwiseChainOp: CompiledOp {
         func runPiece(_ piece: Int) {
             let oh = Int(conv.oh), ow = Int(conv.ow), sh = Int(conv.sh), padTop = Int(conv.pad_top)
             let reach = (Int(conv.kh) - 1) * Int(conv.dh) + 1
-            let expanded = (scratch + piece * ((expandedFloats + dwFloats) * 4 + tableBytes)).assumingMemoryBound(to: Float.self)
-            let dwOut = expanded + expandedFloats
+            let expanded = (scratch + (wholeImage ? 0 : piece * ((expandedFloats + dwFloats) * 4 + tableBytes)))
+                .assumingMemoryBound(to: Float.self)
+            let dwOut = expanded + expandedFloats + (wholeImage ? piece * dwFloats : 0)
             let dwAct = op.p.depthwise.epilogue.activation
             var o0 = oh * piece / pieces
             let end = oh * (piece + 1) / pieces
@@ -165,7 +198,9 @@ final class DepthwiseChainOp: CompiledOp {
             while o0 < end {
                 let o1 = min(end, o0 + band)
                 var d = conv
-                if op.expand != nil {
+                if wholeImage {
+                    d.input = UnsafePointer(expanded)
+                } else if op.expand != nil {
                     // The image rows under output rows [o0, o1) (rows in the padding are not computed);
                     // band row 0 is image row a: the kernel sees a band-high image padded by padTop + a.
                     let a = min(h, max(0, o0 * sh - padTop)), b = max(a, min(h, (o1 - 1) * sh - padTop + reach))
@@ -226,7 +261,15 @@ final class DepthwiseChainOp: CompiledOp {
             var job = Pieces(op: self, x: x.f32 + img * ih * iw * cin, y: y.f32 + img * pixels * cout,
                              residual: residual.map { $0 + img * pixels * cout }, scratch: s.scratch!,
                              conv: d, epilogue: e, h: h, w: w, expandGeometry: expandGeometry, pieces: min(pool.threads, gh.output),
-                             band: s.aux[0], expandedFloats: s.aux[1], dwFloats: s.aux[2], tableBytes: s.aux[3])
+                             band: s.aux[0], expandedFloats: s.aux[1], dwFloats: s.aux[2], tableBytes: s.aux[3],
+                             wholeImage: s.aux[4] != 0 && pool.threads > 1)
+            if job.wholeImage {
+                var phase = (job: job, split: RowSplit(rows: h * w, threads: pool.threads))
+                pool.parallel(phase.split.count, &phase) { raw, piece in
+                    let p = raw.assumingMemoryBound(to: (job: Pieces, split: RowSplit).self)
+                    p.pointee.job.expandPixels(p.pointee.split.range(piece))
+                }
+            }
             pool.parallel(job.pieces, &job) { raw, piece in
                 raw.assumingMemoryBound(to: Pieces.self).pointee.runPiece(piece)
             }
