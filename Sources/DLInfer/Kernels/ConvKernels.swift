@@ -166,18 +166,23 @@ func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafeP
             for x in max(first, lo)..<max(max(first, lo), min(end, hi)) {
                 base[x &* kh &+ ky] = row + (x &* step &- padFloats)
             }
-            for x in first..<end where x < lo || x >= hi {
-                let slot = patches + (((oy &- originRow) &* span.edges &+ span.edgeIndex(x)) &* kh &+ ky) &* run
-                let x0 = x &* w.stride &- w.padBefore
-                for kx in 0..<w.kernel {
-                    let ix = x0 &+ kx, dst = slot + kx &* channels
-                    if ix < 0 || ix >= w.input {
-                        dst.update(repeating: 0, count: channels)
-                    } else {
-                        copyFloats(dst, row + ix &* channels, channels)
+            // The edge columns before the interior, then those after it (a loop over every column
+            // with a `where` clause cost as much as filling the table).
+            for side in 0..<2 {
+                let columns = side == 0 ? first..<max(first, min(end, lo)) : max(first, hi)..<max(first, hi, end)
+                for x in columns {
+                    let slot = patches + (((oy &- originRow) &* span.edges &+ span.edgeIndex(x)) &* kh &+ ky) &* run
+                    let x0 = x &* w.stride &- w.padBefore
+                    for kx in 0..<w.kernel {
+                        let ix = x0 &+ kx, dst = slot + kx &* channels
+                        if ix < 0 || ix >= w.input {
+                            dst.update(repeating: 0, count: channels)
+                        } else {
+                            copyFloats(dst, row + ix &* channels, channels)
+                        }
                     }
+                    base[x &* kh &+ ky] = UnsafePointer(slot)
                 }
-                base[x &* kh &+ ky] = UnsafePointer(slot)
             }
         }
         pixel &+= end &- first
