@@ -574,39 +574,12 @@ public func {low}Pool(_ d: UnsafePointer<dl_pool>, _ rowBegin: Int, _ rowEnd: In
 }}
 '''.format(lanes=lanes, low=name.lower(), blocks=pool_block(lanes, 4, "while") + pool_block(lanes, 2, "if"))
 
-# Winograd F(4x4, 3x3) (Lavin & Gray): Y = A^T [(G g G^T) . (B^T d B)] A over 6x6 input tiles.
-# 1-D input transform B^T (rows of d -> rows of t); the kernels apply it down columns, then rows.
-BT = [[4, 0, -5, 0, 1, 0],
-      [0, -4, -4, 1, 1, 0],
-      [0, 4, -4, -1, 1, 0],
-      [0, -2, -1, 2, 1, 0],
-      [0, 2, -1, -2, 1, 0],
-      [0, 4, 0, -5, 0, 1]]
-AT = [[1, 1, 1, 1, 1, 0],
-      [0, 1, -1, 2, -2, 0],
-      [0, 1, 1, 4, 4, 0],
-      [0, 1, -1, 8, -8, 1]]
-
-
-def combine(row, names):
-    """sum(row[k] * names[k]) as Swift over vectors, with the constants as splats."""
-    terms = []
-    for coef, name in zip(row, names):
-        if coef == 0:
-            continue
-        if coef == 1:
-            terms.append(("+", name))
-        elif coef == -1:
-            terms.append(("-", name))
-        else:
-            terms.append(("+" if coef > 0 else "-", "V(repeating: %d) * %s" % (abs(coef), name)))
-    out = ""
-    for i, (sign, t) in enumerate(terms):
-        if i == 0:
-            out = t if sign == "+" else "V() - " + t
-        else:
-            out += " %s %s" % (sign, t)
-    return out
+# Winograd F(4x4, 3x3) (Lavin & Gray): Y = A^T [(G g G^T) . (B^T d B)] A over 6x6 input tiles;
+# the kernels apply the 1-D transforms down columns, then along rows. With the rows of
+#   B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+#          [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+#   A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+# written out below with their shared sums (bt, at).
 
 
 def winograd(name, lanes):
@@ -616,31 +589,61 @@ def winograd(name, lanes):
     # input transform: 36 loads, columns then rows
     for i in range(6):
         w("            let " + ", ".join("d%d%d = at(%d, %d)" % (i, j, i, j) for j in range(6)))
+    def bt(x, name):
+        # B^T x for x[0..5], its rows sharing (x1 + x2) and (x1 - x2) scaled by 4, (x3 + x4),
+        # (x4 - x3), (x4 - x2) and (x3 - x1) (the factoring ncnn and NNPACK use).
+        p, q, u, v = name + "p", name + "q", name + "u", name + "v"
+        w("            let %s = %s + %s, %s = %s - %s" % (p, x[1], x[2], q, x[1], x[2]))
+        w("            let %s = %s - %s, %s = %s - %s" % (u, x[4], x[2], v, x[3], x[1]))
+        return ["V(repeating: 4) * %s - V(repeating: 5) * %s + %s" % (x[0], x[2], x[4]),
+                "%s + %s - V(repeating: 4) * %s" % (x[3], x[4], p),
+                "%s - %s + V(repeating: 4) * %s" % (x[4], x[3], q),
+                "%s + V(repeating: 2) * %s" % (u, v),
+                "%s - V(repeating: 2) * %s" % (u, v),
+                "V(repeating: 4) * %s - V(repeating: 5) * %s + %s" % (x[1], x[3], x[5])]
     for j in range(6):
-        col = ["d%d%d" % (k, j) for k in range(6)]
+        vals = bt(["d%d%d" % (k, j) for k in range(6)], "c%d" % j)
         for i in range(6):
-            w("            let t%d%d = %s" % (i, j, combine(BT[i], col)))
+            w("            let t%d%d = %s" % (i, j, vals[i]))
     for i in range(6):
-        row = ["t%d%d" % (i, k) for k in range(6)]
+        vals = bt(["t%d%d" % (i, k) for k in range(6)], "r%d" % i)
         for j in range(6):
-            w("            put(%d, %s)" % (i * 6 + j, combine(BT[j], row)))
+            w("            put(%d, %s)" % (i * 6 + j, vals[j]))
     input_body = "\n".join(lines)
-    lines = []
-    w = lines.append
-    for i in range(6):
-        w("            let " + ", ".join("m%d%d = get(%d)" % (i, j, i * 6 + j) for j in range(6)))
-    for j in range(6):
-        col = ["m%d%d" % (k, j) for k in range(6)]
+    def output_pass(full):
+        # A^T's rows share (x1 + x2, x1 - x2, x3 + x4, x3 - x4); its constants are powers of two,
+        # so every product is exact.
+        ind = "                "
+        out = []
+
+        def at(x, name):  # A^T x for one column or row x[0..5]; defines name0..name3
+            a, b, c, d = name + "a", name + "b", name + "c", name + "d"
+            out.append(ind + "let %s = %s + %s, %s = %s - %s" % (a, x[1], x[2], b, x[1], x[2]))
+            out.append(ind + "let %s = %s + %s, %s = %s - %s" % (c, x[3], x[4], d, x[3], x[4]))
+            return ["%s + %s + %s" % (x[0], a, c), "%s + V(repeating: 2) * %s" % (b, d),
+                    "%s + V(repeating: 4) * %s" % (a, c), "%s + V(repeating: 8) * %s + %s" % (b, d, x[5])]
+
+        for i in range(6):
+            out.append(ind + "let " + ", ".join("m%d%d = get(%d)" % (i, j, i * 6 + j) for j in range(6)))
+        for j in range(6):
+            vals = at(["m%d%d" % (k, j) for k in range(6)], "c%d" % j)
+            for i in range(4):
+                out.append(ind + "let s%d%d = %s" % (i, j, vals[i]))
         for i in range(4):
-            w("            let s%d%d = %s" % (i, j, combine(AT[i], col)))
-    for i in range(4):
-        row = ["s%d%d" % (i, k) for k in range(6)]
-        for j in range(4):
-            w("            if oy0 + %d < oh && ox0 + %d < ow {" % (i, j))
-            w("                winogradFinish(%s, y, (oy0 + %d) * ow + ox0 + %d, n, ch, lanes, biasV, residual, act, lo, hi)"
-              % (combine(AT[j], row), i, j))
-            w("            }")
-    output_body = "\n".join(lines)
+            vals = at(["s%d%d" % (i, k) for k in range(6)], "r%d" % i)
+            for j in range(4):
+                out.append(ind + "if oy0 + %d < oh && ox0 + %d < ow {" % (i, j))
+                out.append(ind + "    winogradFinish(%s, y, (oy0 + %d) * ow + ox0 + %d, n, ch, lanes, %s, biasV, residual, act, lo, hi)"
+                           % (vals[j], i, j, "true" if full else "false"))
+                out.append(ind + "}")
+        return "\n".join(out)
+    output_body = """            if lanes >= {lanes} {
+                @inline(__always) func get(_ e: Int) -> V { load(m + (e * tiles * n + tile * n + ch)) }
+%s
+            } else {
+                @inline(__always) func get(_ e: Int) -> V { partial(m + (e * tiles * n + tile * n + ch), lanes) }
+%s
+            }""".replace("{lanes}", str(lanes)) % (output_pass(True), output_pass(False))
     src = """// Generated by tools/gen_kernels.py; edit the generator, not this file.
 import CDLInferCPU
 
@@ -690,17 +693,17 @@ public func {low}WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ 
 /// pixel (seen in perf); @_transparent inlines it.
 @_transparent
 private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixel: Int, _ n: Int, _ ch: Int, _ lanes: Int,
-                            _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {{
+                            _ full: Bool, _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {{
     let at = pixel * n + ch
     var r = value + bias
-    if let residual {{ r += lanes >= {lanes} ? load(residual + at) : partial(residual + at, lanes) }}
+    if let residual {{ r += full ? load(residual + at) : partial(residual + at, lanes) }}
     switch act {{
     case Int32(DL_ACT_RELU): r.replace(with: 0, where: r .< 0)
     case Int32(DL_ACT_CLAMP): r.replace(with: lo, where: r .< lo); r.replace(with: hi, where: r .> hi)
     case Int32(DL_ACT_LEAKY): r.replace(with: r * lo, where: r .< 0)
     default: break
     }}
-    if lanes >= {lanes} {{ store(r, y + at) }} else {{ storePartial(r, y + at, lanes) }}
+    if full {{ store(r, y + at) }} else {{ storePartial(r, y + at, lanes) }}
 }}
 
 /// Winograd F(4x4, 3x3) output transform of tiles [tileBegin, tileEnd): from m[e * tiles * n +
@@ -721,10 +724,6 @@ public func {low}WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: In
             var b = V()
             if let bias = ep.bias {{ b = load(bias + ch) }}
             let biasV = b
-            @inline(__always) func get(_ e: Int) -> V {{
-                let src = m + (e * tiles * n + tile * n + ch)
-                return lanes >= {lanes} ? load(src) : partial(src, lanes)
-            }}
 {output_body}
             c0 += {lanes}
         }}

@@ -41,77 +41,101 @@ public func avx512WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _
             let d30 = at(3, 0), d31 = at(3, 1), d32 = at(3, 2), d33 = at(3, 3), d34 = at(3, 4), d35 = at(3, 5)
             let d40 = at(4, 0), d41 = at(4, 1), d42 = at(4, 2), d43 = at(4, 3), d44 = at(4, 4), d45 = at(4, 5)
             let d50 = at(5, 0), d51 = at(5, 1), d52 = at(5, 2), d53 = at(5, 3), d54 = at(5, 4), d55 = at(5, 5)
+            let c0p = d10 + d20, c0q = d10 - d20
+            let c0u = d40 - d20, c0v = d30 - d10
             let t00 = V(repeating: 4) * d00 - V(repeating: 5) * d20 + d40
-            let t10 = V() - V(repeating: 4) * d10 - V(repeating: 4) * d20 + d30 + d40
-            let t20 = V(repeating: 4) * d10 - V(repeating: 4) * d20 - d30 + d40
-            let t30 = V() - V(repeating: 2) * d10 - d20 + V(repeating: 2) * d30 + d40
-            let t40 = V(repeating: 2) * d10 - d20 - V(repeating: 2) * d30 + d40
+            let t10 = d30 + d40 - V(repeating: 4) * c0p
+            let t20 = d40 - d30 + V(repeating: 4) * c0q
+            let t30 = c0u + V(repeating: 2) * c0v
+            let t40 = c0u - V(repeating: 2) * c0v
             let t50 = V(repeating: 4) * d10 - V(repeating: 5) * d30 + d50
+            let c1p = d11 + d21, c1q = d11 - d21
+            let c1u = d41 - d21, c1v = d31 - d11
             let t01 = V(repeating: 4) * d01 - V(repeating: 5) * d21 + d41
-            let t11 = V() - V(repeating: 4) * d11 - V(repeating: 4) * d21 + d31 + d41
-            let t21 = V(repeating: 4) * d11 - V(repeating: 4) * d21 - d31 + d41
-            let t31 = V() - V(repeating: 2) * d11 - d21 + V(repeating: 2) * d31 + d41
-            let t41 = V(repeating: 2) * d11 - d21 - V(repeating: 2) * d31 + d41
+            let t11 = d31 + d41 - V(repeating: 4) * c1p
+            let t21 = d41 - d31 + V(repeating: 4) * c1q
+            let t31 = c1u + V(repeating: 2) * c1v
+            let t41 = c1u - V(repeating: 2) * c1v
             let t51 = V(repeating: 4) * d11 - V(repeating: 5) * d31 + d51
+            let c2p = d12 + d22, c2q = d12 - d22
+            let c2u = d42 - d22, c2v = d32 - d12
             let t02 = V(repeating: 4) * d02 - V(repeating: 5) * d22 + d42
-            let t12 = V() - V(repeating: 4) * d12 - V(repeating: 4) * d22 + d32 + d42
-            let t22 = V(repeating: 4) * d12 - V(repeating: 4) * d22 - d32 + d42
-            let t32 = V() - V(repeating: 2) * d12 - d22 + V(repeating: 2) * d32 + d42
-            let t42 = V(repeating: 2) * d12 - d22 - V(repeating: 2) * d32 + d42
+            let t12 = d32 + d42 - V(repeating: 4) * c2p
+            let t22 = d42 - d32 + V(repeating: 4) * c2q
+            let t32 = c2u + V(repeating: 2) * c2v
+            let t42 = c2u - V(repeating: 2) * c2v
             let t52 = V(repeating: 4) * d12 - V(repeating: 5) * d32 + d52
+            let c3p = d13 + d23, c3q = d13 - d23
+            let c3u = d43 - d23, c3v = d33 - d13
             let t03 = V(repeating: 4) * d03 - V(repeating: 5) * d23 + d43
-            let t13 = V() - V(repeating: 4) * d13 - V(repeating: 4) * d23 + d33 + d43
-            let t23 = V(repeating: 4) * d13 - V(repeating: 4) * d23 - d33 + d43
-            let t33 = V() - V(repeating: 2) * d13 - d23 + V(repeating: 2) * d33 + d43
-            let t43 = V(repeating: 2) * d13 - d23 - V(repeating: 2) * d33 + d43
+            let t13 = d33 + d43 - V(repeating: 4) * c3p
+            let t23 = d43 - d33 + V(repeating: 4) * c3q
+            let t33 = c3u + V(repeating: 2) * c3v
+            let t43 = c3u - V(repeating: 2) * c3v
             let t53 = V(repeating: 4) * d13 - V(repeating: 5) * d33 + d53
+            let c4p = d14 + d24, c4q = d14 - d24
+            let c4u = d44 - d24, c4v = d34 - d14
             let t04 = V(repeating: 4) * d04 - V(repeating: 5) * d24 + d44
-            let t14 = V() - V(repeating: 4) * d14 - V(repeating: 4) * d24 + d34 + d44
-            let t24 = V(repeating: 4) * d14 - V(repeating: 4) * d24 - d34 + d44
-            let t34 = V() - V(repeating: 2) * d14 - d24 + V(repeating: 2) * d34 + d44
-            let t44 = V(repeating: 2) * d14 - d24 - V(repeating: 2) * d34 + d44
+            let t14 = d34 + d44 - V(repeating: 4) * c4p
+            let t24 = d44 - d34 + V(repeating: 4) * c4q
+            let t34 = c4u + V(repeating: 2) * c4v
+            let t44 = c4u - V(repeating: 2) * c4v
             let t54 = V(repeating: 4) * d14 - V(repeating: 5) * d34 + d54
+            let c5p = d15 + d25, c5q = d15 - d25
+            let c5u = d45 - d25, c5v = d35 - d15
             let t05 = V(repeating: 4) * d05 - V(repeating: 5) * d25 + d45
-            let t15 = V() - V(repeating: 4) * d15 - V(repeating: 4) * d25 + d35 + d45
-            let t25 = V(repeating: 4) * d15 - V(repeating: 4) * d25 - d35 + d45
-            let t35 = V() - V(repeating: 2) * d15 - d25 + V(repeating: 2) * d35 + d45
-            let t45 = V(repeating: 2) * d15 - d25 - V(repeating: 2) * d35 + d45
+            let t15 = d35 + d45 - V(repeating: 4) * c5p
+            let t25 = d45 - d35 + V(repeating: 4) * c5q
+            let t35 = c5u + V(repeating: 2) * c5v
+            let t45 = c5u - V(repeating: 2) * c5v
             let t55 = V(repeating: 4) * d15 - V(repeating: 5) * d35 + d55
+            let r0p = t01 + t02, r0q = t01 - t02
+            let r0u = t04 - t02, r0v = t03 - t01
             put(0, V(repeating: 4) * t00 - V(repeating: 5) * t02 + t04)
-            put(1, V() - V(repeating: 4) * t01 - V(repeating: 4) * t02 + t03 + t04)
-            put(2, V(repeating: 4) * t01 - V(repeating: 4) * t02 - t03 + t04)
-            put(3, V() - V(repeating: 2) * t01 - t02 + V(repeating: 2) * t03 + t04)
-            put(4, V(repeating: 2) * t01 - t02 - V(repeating: 2) * t03 + t04)
+            put(1, t03 + t04 - V(repeating: 4) * r0p)
+            put(2, t04 - t03 + V(repeating: 4) * r0q)
+            put(3, r0u + V(repeating: 2) * r0v)
+            put(4, r0u - V(repeating: 2) * r0v)
             put(5, V(repeating: 4) * t01 - V(repeating: 5) * t03 + t05)
+            let r1p = t11 + t12, r1q = t11 - t12
+            let r1u = t14 - t12, r1v = t13 - t11
             put(6, V(repeating: 4) * t10 - V(repeating: 5) * t12 + t14)
-            put(7, V() - V(repeating: 4) * t11 - V(repeating: 4) * t12 + t13 + t14)
-            put(8, V(repeating: 4) * t11 - V(repeating: 4) * t12 - t13 + t14)
-            put(9, V() - V(repeating: 2) * t11 - t12 + V(repeating: 2) * t13 + t14)
-            put(10, V(repeating: 2) * t11 - t12 - V(repeating: 2) * t13 + t14)
+            put(7, t13 + t14 - V(repeating: 4) * r1p)
+            put(8, t14 - t13 + V(repeating: 4) * r1q)
+            put(9, r1u + V(repeating: 2) * r1v)
+            put(10, r1u - V(repeating: 2) * r1v)
             put(11, V(repeating: 4) * t11 - V(repeating: 5) * t13 + t15)
+            let r2p = t21 + t22, r2q = t21 - t22
+            let r2u = t24 - t22, r2v = t23 - t21
             put(12, V(repeating: 4) * t20 - V(repeating: 5) * t22 + t24)
-            put(13, V() - V(repeating: 4) * t21 - V(repeating: 4) * t22 + t23 + t24)
-            put(14, V(repeating: 4) * t21 - V(repeating: 4) * t22 - t23 + t24)
-            put(15, V() - V(repeating: 2) * t21 - t22 + V(repeating: 2) * t23 + t24)
-            put(16, V(repeating: 2) * t21 - t22 - V(repeating: 2) * t23 + t24)
+            put(13, t23 + t24 - V(repeating: 4) * r2p)
+            put(14, t24 - t23 + V(repeating: 4) * r2q)
+            put(15, r2u + V(repeating: 2) * r2v)
+            put(16, r2u - V(repeating: 2) * r2v)
             put(17, V(repeating: 4) * t21 - V(repeating: 5) * t23 + t25)
+            let r3p = t31 + t32, r3q = t31 - t32
+            let r3u = t34 - t32, r3v = t33 - t31
             put(18, V(repeating: 4) * t30 - V(repeating: 5) * t32 + t34)
-            put(19, V() - V(repeating: 4) * t31 - V(repeating: 4) * t32 + t33 + t34)
-            put(20, V(repeating: 4) * t31 - V(repeating: 4) * t32 - t33 + t34)
-            put(21, V() - V(repeating: 2) * t31 - t32 + V(repeating: 2) * t33 + t34)
-            put(22, V(repeating: 2) * t31 - t32 - V(repeating: 2) * t33 + t34)
+            put(19, t33 + t34 - V(repeating: 4) * r3p)
+            put(20, t34 - t33 + V(repeating: 4) * r3q)
+            put(21, r3u + V(repeating: 2) * r3v)
+            put(22, r3u - V(repeating: 2) * r3v)
             put(23, V(repeating: 4) * t31 - V(repeating: 5) * t33 + t35)
+            let r4p = t41 + t42, r4q = t41 - t42
+            let r4u = t44 - t42, r4v = t43 - t41
             put(24, V(repeating: 4) * t40 - V(repeating: 5) * t42 + t44)
-            put(25, V() - V(repeating: 4) * t41 - V(repeating: 4) * t42 + t43 + t44)
-            put(26, V(repeating: 4) * t41 - V(repeating: 4) * t42 - t43 + t44)
-            put(27, V() - V(repeating: 2) * t41 - t42 + V(repeating: 2) * t43 + t44)
-            put(28, V(repeating: 2) * t41 - t42 - V(repeating: 2) * t43 + t44)
+            put(25, t43 + t44 - V(repeating: 4) * r4p)
+            put(26, t44 - t43 + V(repeating: 4) * r4q)
+            put(27, r4u + V(repeating: 2) * r4v)
+            put(28, r4u - V(repeating: 2) * r4v)
             put(29, V(repeating: 4) * t41 - V(repeating: 5) * t43 + t45)
+            let r5p = t51 + t52, r5q = t51 - t52
+            let r5u = t54 - t52, r5v = t53 - t51
             put(30, V(repeating: 4) * t50 - V(repeating: 5) * t52 + t54)
-            put(31, V() - V(repeating: 4) * t51 - V(repeating: 4) * t52 + t53 + t54)
-            put(32, V(repeating: 4) * t51 - V(repeating: 4) * t52 - t53 + t54)
-            put(33, V() - V(repeating: 2) * t51 - t52 + V(repeating: 2) * t53 + t54)
-            put(34, V(repeating: 2) * t51 - t52 - V(repeating: 2) * t53 + t54)
+            put(31, t53 + t54 - V(repeating: 4) * r5p)
+            put(32, t54 - t53 + V(repeating: 4) * r5q)
+            put(33, r5u + V(repeating: 2) * r5v)
+            put(34, r5u - V(repeating: 2) * r5v)
             put(35, V(repeating: 4) * t51 - V(repeating: 5) * t53 + t55)
             c0 += 16
         }
@@ -124,17 +148,17 @@ public func avx512WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _
 /// pixel (seen in perf); @_transparent inlines it.
 @_transparent
 private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixel: Int, _ n: Int, _ ch: Int, _ lanes: Int,
-                            _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
+                            _ full: Bool, _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
     let at = pixel * n + ch
     var r = value + bias
-    if let residual { r += lanes >= 16 ? load(residual + at) : partial(residual + at, lanes) }
+    if let residual { r += full ? load(residual + at) : partial(residual + at, lanes) }
     switch act {
     case Int32(DL_ACT_RELU): r.replace(with: 0, where: r .< 0)
     case Int32(DL_ACT_CLAMP): r.replace(with: lo, where: r .< lo); r.replace(with: hi, where: r .> hi)
     case Int32(DL_ACT_LEAKY): r.replace(with: r * lo, where: r .< 0)
     default: break
     }
-    if lanes >= 16 { store(r, y + at) } else { storePartial(r, y + at, lanes) }
+    if full { store(r, y + at) } else { storePartial(r, y + at, lanes) }
 }
 
 /// Winograd F(4x4, 3x3) output transform of tiles [tileBegin, tileEnd): from m[e * tiles * n +
@@ -155,87 +179,206 @@ public func avx512WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: I
             var b = V()
             if let bias = ep.bias { b = load(bias + ch) }
             let biasV = b
-            @inline(__always) func get(_ e: Int) -> V {
-                let src = m + (e * tiles * n + tile * n + ch)
-                return lanes >= 16 ? load(src) : partial(src, lanes)
-            }
-            let m00 = get(0), m01 = get(1), m02 = get(2), m03 = get(3), m04 = get(4), m05 = get(5)
-            let m10 = get(6), m11 = get(7), m12 = get(8), m13 = get(9), m14 = get(10), m15 = get(11)
-            let m20 = get(12), m21 = get(13), m22 = get(14), m23 = get(15), m24 = get(16), m25 = get(17)
-            let m30 = get(18), m31 = get(19), m32 = get(20), m33 = get(21), m34 = get(22), m35 = get(23)
-            let m40 = get(24), m41 = get(25), m42 = get(26), m43 = get(27), m44 = get(28), m45 = get(29)
-            let m50 = get(30), m51 = get(31), m52 = get(32), m53 = get(33), m54 = get(34), m55 = get(35)
-            let s00 = m00 + m10 + m20 + m30 + m40
-            let s10 = m10 - m20 + V(repeating: 2) * m30 - V(repeating: 2) * m40
-            let s20 = m10 + m20 + V(repeating: 4) * m30 + V(repeating: 4) * m40
-            let s30 = m10 - m20 + V(repeating: 8) * m30 - V(repeating: 8) * m40 + m50
-            let s01 = m01 + m11 + m21 + m31 + m41
-            let s11 = m11 - m21 + V(repeating: 2) * m31 - V(repeating: 2) * m41
-            let s21 = m11 + m21 + V(repeating: 4) * m31 + V(repeating: 4) * m41
-            let s31 = m11 - m21 + V(repeating: 8) * m31 - V(repeating: 8) * m41 + m51
-            let s02 = m02 + m12 + m22 + m32 + m42
-            let s12 = m12 - m22 + V(repeating: 2) * m32 - V(repeating: 2) * m42
-            let s22 = m12 + m22 + V(repeating: 4) * m32 + V(repeating: 4) * m42
-            let s32 = m12 - m22 + V(repeating: 8) * m32 - V(repeating: 8) * m42 + m52
-            let s03 = m03 + m13 + m23 + m33 + m43
-            let s13 = m13 - m23 + V(repeating: 2) * m33 - V(repeating: 2) * m43
-            let s23 = m13 + m23 + V(repeating: 4) * m33 + V(repeating: 4) * m43
-            let s33 = m13 - m23 + V(repeating: 8) * m33 - V(repeating: 8) * m43 + m53
-            let s04 = m04 + m14 + m24 + m34 + m44
-            let s14 = m14 - m24 + V(repeating: 2) * m34 - V(repeating: 2) * m44
-            let s24 = m14 + m24 + V(repeating: 4) * m34 + V(repeating: 4) * m44
-            let s34 = m14 - m24 + V(repeating: 8) * m34 - V(repeating: 8) * m44 + m54
-            let s05 = m05 + m15 + m25 + m35 + m45
-            let s15 = m15 - m25 + V(repeating: 2) * m35 - V(repeating: 2) * m45
-            let s25 = m15 + m25 + V(repeating: 4) * m35 + V(repeating: 4) * m45
-            let s35 = m15 - m25 + V(repeating: 8) * m35 - V(repeating: 8) * m45 + m55
-            if oy0 + 0 < oh && ox0 + 0 < ow {
-                winogradFinish(s00 + s01 + s02 + s03 + s04, y, (oy0 + 0) * ow + ox0 + 0, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 0 < oh && ox0 + 1 < ow {
-                winogradFinish(s01 - s02 + V(repeating: 2) * s03 - V(repeating: 2) * s04, y, (oy0 + 0) * ow + ox0 + 1, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 0 < oh && ox0 + 2 < ow {
-                winogradFinish(s01 + s02 + V(repeating: 4) * s03 + V(repeating: 4) * s04, y, (oy0 + 0) * ow + ox0 + 2, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 0 < oh && ox0 + 3 < ow {
-                winogradFinish(s01 - s02 + V(repeating: 8) * s03 - V(repeating: 8) * s04 + s05, y, (oy0 + 0) * ow + ox0 + 3, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 1 < oh && ox0 + 0 < ow {
-                winogradFinish(s10 + s11 + s12 + s13 + s14, y, (oy0 + 1) * ow + ox0 + 0, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 1 < oh && ox0 + 1 < ow {
-                winogradFinish(s11 - s12 + V(repeating: 2) * s13 - V(repeating: 2) * s14, y, (oy0 + 1) * ow + ox0 + 1, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 1 < oh && ox0 + 2 < ow {
-                winogradFinish(s11 + s12 + V(repeating: 4) * s13 + V(repeating: 4) * s14, y, (oy0 + 1) * ow + ox0 + 2, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 1 < oh && ox0 + 3 < ow {
-                winogradFinish(s11 - s12 + V(repeating: 8) * s13 - V(repeating: 8) * s14 + s15, y, (oy0 + 1) * ow + ox0 + 3, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 2 < oh && ox0 + 0 < ow {
-                winogradFinish(s20 + s21 + s22 + s23 + s24, y, (oy0 + 2) * ow + ox0 + 0, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 2 < oh && ox0 + 1 < ow {
-                winogradFinish(s21 - s22 + V(repeating: 2) * s23 - V(repeating: 2) * s24, y, (oy0 + 2) * ow + ox0 + 1, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 2 < oh && ox0 + 2 < ow {
-                winogradFinish(s21 + s22 + V(repeating: 4) * s23 + V(repeating: 4) * s24, y, (oy0 + 2) * ow + ox0 + 2, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 2 < oh && ox0 + 3 < ow {
-                winogradFinish(s21 - s22 + V(repeating: 8) * s23 - V(repeating: 8) * s24 + s25, y, (oy0 + 2) * ow + ox0 + 3, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 3 < oh && ox0 + 0 < ow {
-                winogradFinish(s30 + s31 + s32 + s33 + s34, y, (oy0 + 3) * ow + ox0 + 0, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 3 < oh && ox0 + 1 < ow {
-                winogradFinish(s31 - s32 + V(repeating: 2) * s33 - V(repeating: 2) * s34, y, (oy0 + 3) * ow + ox0 + 1, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 3 < oh && ox0 + 2 < ow {
-                winogradFinish(s31 + s32 + V(repeating: 4) * s33 + V(repeating: 4) * s34, y, (oy0 + 3) * ow + ox0 + 2, n, ch, lanes, biasV, residual, act, lo, hi)
-            }
-            if oy0 + 3 < oh && ox0 + 3 < ow {
-                winogradFinish(s31 - s32 + V(repeating: 8) * s33 - V(repeating: 8) * s34 + s35, y, (oy0 + 3) * ow + ox0 + 3, n, ch, lanes, biasV, residual, act, lo, hi)
+            if lanes >= 16 {
+                @inline(__always) func get(_ e: Int) -> V { load(m + (e * tiles * n + tile * n + ch)) }
+                let m00 = get(0), m01 = get(1), m02 = get(2), m03 = get(3), m04 = get(4), m05 = get(5)
+                let m10 = get(6), m11 = get(7), m12 = get(8), m13 = get(9), m14 = get(10), m15 = get(11)
+                let m20 = get(12), m21 = get(13), m22 = get(14), m23 = get(15), m24 = get(16), m25 = get(17)
+                let m30 = get(18), m31 = get(19), m32 = get(20), m33 = get(21), m34 = get(22), m35 = get(23)
+                let m40 = get(24), m41 = get(25), m42 = get(26), m43 = get(27), m44 = get(28), m45 = get(29)
+                let m50 = get(30), m51 = get(31), m52 = get(32), m53 = get(33), m54 = get(34), m55 = get(35)
+                let c0a = m10 + m20, c0b = m10 - m20
+                let c0c = m30 + m40, c0d = m30 - m40
+                let s00 = m00 + c0a + c0c
+                let s10 = c0b + V(repeating: 2) * c0d
+                let s20 = c0a + V(repeating: 4) * c0c
+                let s30 = c0b + V(repeating: 8) * c0d + m50
+                let c1a = m11 + m21, c1b = m11 - m21
+                let c1c = m31 + m41, c1d = m31 - m41
+                let s01 = m01 + c1a + c1c
+                let s11 = c1b + V(repeating: 2) * c1d
+                let s21 = c1a + V(repeating: 4) * c1c
+                let s31 = c1b + V(repeating: 8) * c1d + m51
+                let c2a = m12 + m22, c2b = m12 - m22
+                let c2c = m32 + m42, c2d = m32 - m42
+                let s02 = m02 + c2a + c2c
+                let s12 = c2b + V(repeating: 2) * c2d
+                let s22 = c2a + V(repeating: 4) * c2c
+                let s32 = c2b + V(repeating: 8) * c2d + m52
+                let c3a = m13 + m23, c3b = m13 - m23
+                let c3c = m33 + m43, c3d = m33 - m43
+                let s03 = m03 + c3a + c3c
+                let s13 = c3b + V(repeating: 2) * c3d
+                let s23 = c3a + V(repeating: 4) * c3c
+                let s33 = c3b + V(repeating: 8) * c3d + m53
+                let c4a = m14 + m24, c4b = m14 - m24
+                let c4c = m34 + m44, c4d = m34 - m44
+                let s04 = m04 + c4a + c4c
+                let s14 = c4b + V(repeating: 2) * c4d
+                let s24 = c4a + V(repeating: 4) * c4c
+                let s34 = c4b + V(repeating: 8) * c4d + m54
+                let c5a = m15 + m25, c5b = m15 - m25
+                let c5c = m35 + m45, c5d = m35 - m45
+                let s05 = m05 + c5a + c5c
+                let s15 = c5b + V(repeating: 2) * c5d
+                let s25 = c5a + V(repeating: 4) * c5c
+                let s35 = c5b + V(repeating: 8) * c5d + m55
+                let r0a = s01 + s02, r0b = s01 - s02
+                let r0c = s03 + s04, r0d = s03 - s04
+                if oy0 + 0 < oh && ox0 + 0 < ow {
+                    winogradFinish(s00 + r0a + r0c, y, (oy0 + 0) * ow + ox0 + 0, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 0 < oh && ox0 + 1 < ow {
+                    winogradFinish(r0b + V(repeating: 2) * r0d, y, (oy0 + 0) * ow + ox0 + 1, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 0 < oh && ox0 + 2 < ow {
+                    winogradFinish(r0a + V(repeating: 4) * r0c, y, (oy0 + 0) * ow + ox0 + 2, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 0 < oh && ox0 + 3 < ow {
+                    winogradFinish(r0b + V(repeating: 8) * r0d + s05, y, (oy0 + 0) * ow + ox0 + 3, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                let r1a = s11 + s12, r1b = s11 - s12
+                let r1c = s13 + s14, r1d = s13 - s14
+                if oy0 + 1 < oh && ox0 + 0 < ow {
+                    winogradFinish(s10 + r1a + r1c, y, (oy0 + 1) * ow + ox0 + 0, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 1 < oh && ox0 + 1 < ow {
+                    winogradFinish(r1b + V(repeating: 2) * r1d, y, (oy0 + 1) * ow + ox0 + 1, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 1 < oh && ox0 + 2 < ow {
+                    winogradFinish(r1a + V(repeating: 4) * r1c, y, (oy0 + 1) * ow + ox0 + 2, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 1 < oh && ox0 + 3 < ow {
+                    winogradFinish(r1b + V(repeating: 8) * r1d + s15, y, (oy0 + 1) * ow + ox0 + 3, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                let r2a = s21 + s22, r2b = s21 - s22
+                let r2c = s23 + s24, r2d = s23 - s24
+                if oy0 + 2 < oh && ox0 + 0 < ow {
+                    winogradFinish(s20 + r2a + r2c, y, (oy0 + 2) * ow + ox0 + 0, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 2 < oh && ox0 + 1 < ow {
+                    winogradFinish(r2b + V(repeating: 2) * r2d, y, (oy0 + 2) * ow + ox0 + 1, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 2 < oh && ox0 + 2 < ow {
+                    winogradFinish(r2a + V(repeating: 4) * r2c, y, (oy0 + 2) * ow + ox0 + 2, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 2 < oh && ox0 + 3 < ow {
+                    winogradFinish(r2b + V(repeating: 8) * r2d + s25, y, (oy0 + 2) * ow + ox0 + 3, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                let r3a = s31 + s32, r3b = s31 - s32
+                let r3c = s33 + s34, r3d = s33 - s34
+                if oy0 + 3 < oh && ox0 + 0 < ow {
+                    winogradFinish(s30 + r3a + r3c, y, (oy0 + 3) * ow + ox0 + 0, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 3 < oh && ox0 + 1 < ow {
+                    winogradFinish(r3b + V(repeating: 2) * r3d, y, (oy0 + 3) * ow + ox0 + 1, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 3 < oh && ox0 + 2 < ow {
+                    winogradFinish(r3a + V(repeating: 4) * r3c, y, (oy0 + 3) * ow + ox0 + 2, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 3 < oh && ox0 + 3 < ow {
+                    winogradFinish(r3b + V(repeating: 8) * r3d + s35, y, (oy0 + 3) * ow + ox0 + 3, n, ch, lanes, true, biasV, residual, act, lo, hi)
+                }
+            } else {
+                @inline(__always) func get(_ e: Int) -> V { partial(m + (e * tiles * n + tile * n + ch), lanes) }
+                let m00 = get(0), m01 = get(1), m02 = get(2), m03 = get(3), m04 = get(4), m05 = get(5)
+                let m10 = get(6), m11 = get(7), m12 = get(8), m13 = get(9), m14 = get(10), m15 = get(11)
+                let m20 = get(12), m21 = get(13), m22 = get(14), m23 = get(15), m24 = get(16), m25 = get(17)
+                let m30 = get(18), m31 = get(19), m32 = get(20), m33 = get(21), m34 = get(22), m35 = get(23)
+                let m40 = get(24), m41 = get(25), m42 = get(26), m43 = get(27), m44 = get(28), m45 = get(29)
+                let m50 = get(30), m51 = get(31), m52 = get(32), m53 = get(33), m54 = get(34), m55 = get(35)
+                let c0a = m10 + m20, c0b = m10 - m20
+                let c0c = m30 + m40, c0d = m30 - m40
+                let s00 = m00 + c0a + c0c
+                let s10 = c0b + V(repeating: 2) * c0d
+                let s20 = c0a + V(repeating: 4) * c0c
+                let s30 = c0b + V(repeating: 8) * c0d + m50
+                let c1a = m11 + m21, c1b = m11 - m21
+                let c1c = m31 + m41, c1d = m31 - m41
+                let s01 = m01 + c1a + c1c
+                let s11 = c1b + V(repeating: 2) * c1d
+                let s21 = c1a + V(repeating: 4) * c1c
+                let s31 = c1b + V(repeating: 8) * c1d + m51
+                let c2a = m12 + m22, c2b = m12 - m22
+                let c2c = m32 + m42, c2d = m32 - m42
+                let s02 = m02 + c2a + c2c
+                let s12 = c2b + V(repeating: 2) * c2d
+                let s22 = c2a + V(repeating: 4) * c2c
+                let s32 = c2b + V(repeating: 8) * c2d + m52
+                let c3a = m13 + m23, c3b = m13 - m23
+                let c3c = m33 + m43, c3d = m33 - m43
+                let s03 = m03 + c3a + c3c
+                let s13 = c3b + V(repeating: 2) * c3d
+                let s23 = c3a + V(repeating: 4) * c3c
+                let s33 = c3b + V(repeating: 8) * c3d + m53
+                let c4a = m14 + m24, c4b = m14 - m24
+                let c4c = m34 + m44, c4d = m34 - m44
+                let s04 = m04 + c4a + c4c
+                let s14 = c4b + V(repeating: 2) * c4d
+                let s24 = c4a + V(repeating: 4) * c4c
+                let s34 = c4b + V(repeating: 8) * c4d + m54
+                let c5a = m15 + m25, c5b = m15 - m25
+                let c5c = m35 + m45, c5d = m35 - m45
+                let s05 = m05 + c5a + c5c
+                let s15 = c5b + V(repeating: 2) * c5d
+                let s25 = c5a + V(repeating: 4) * c5c
+                let s35 = c5b + V(repeating: 8) * c5d + m55
+                let r0a = s01 + s02, r0b = s01 - s02
+                let r0c = s03 + s04, r0d = s03 - s04
+                if oy0 + 0 < oh && ox0 + 0 < ow {
+                    winogradFinish(s00 + r0a + r0c, y, (oy0 + 0) * ow + ox0 + 0, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 0 < oh && ox0 + 1 < ow {
+                    winogradFinish(r0b + V(repeating: 2) * r0d, y, (oy0 + 0) * ow + ox0 + 1, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 0 < oh && ox0 + 2 < ow {
+                    winogradFinish(r0a + V(repeating: 4) * r0c, y, (oy0 + 0) * ow + ox0 + 2, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 0 < oh && ox0 + 3 < ow {
+                    winogradFinish(r0b + V(repeating: 8) * r0d + s05, y, (oy0 + 0) * ow + ox0 + 3, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                let r1a = s11 + s12, r1b = s11 - s12
+                let r1c = s13 + s14, r1d = s13 - s14
+                if oy0 + 1 < oh && ox0 + 0 < ow {
+                    winogradFinish(s10 + r1a + r1c, y, (oy0 + 1) * ow + ox0 + 0, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 1 < oh && ox0 + 1 < ow {
+                    winogradFinish(r1b + V(repeating: 2) * r1d, y, (oy0 + 1) * ow + ox0 + 1, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 1 < oh && ox0 + 2 < ow {
+                    winogradFinish(r1a + V(repeating: 4) * r1c, y, (oy0 + 1) * ow + ox0 + 2, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 1 < oh && ox0 + 3 < ow {
+                    winogradFinish(r1b + V(repeating: 8) * r1d + s15, y, (oy0 + 1) * ow + ox0 + 3, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                let r2a = s21 + s22, r2b = s21 - s22
+                let r2c = s23 + s24, r2d = s23 - s24
+                if oy0 + 2 < oh && ox0 + 0 < ow {
+                    winogradFinish(s20 + r2a + r2c, y, (oy0 + 2) * ow + ox0 + 0, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 2 < oh && ox0 + 1 < ow {
+                    winogradFinish(r2b + V(repeating: 2) * r2d, y, (oy0 + 2) * ow + ox0 + 1, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 2 < oh && ox0 + 2 < ow {
+                    winogradFinish(r2a + V(repeating: 4) * r2c, y, (oy0 + 2) * ow + ox0 + 2, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 2 < oh && ox0 + 3 < ow {
+                    winogradFinish(r2b + V(repeating: 8) * r2d + s25, y, (oy0 + 2) * ow + ox0 + 3, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                let r3a = s31 + s32, r3b = s31 - s32
+                let r3c = s33 + s34, r3d = s33 - s34
+                if oy0 + 3 < oh && ox0 + 0 < ow {
+                    winogradFinish(s30 + r3a + r3c, y, (oy0 + 3) * ow + ox0 + 0, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 3 < oh && ox0 + 1 < ow {
+                    winogradFinish(r3b + V(repeating: 2) * r3d, y, (oy0 + 3) * ow + ox0 + 1, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 3 < oh && ox0 + 2 < ow {
+                    winogradFinish(r3a + V(repeating: 4) * r3c, y, (oy0 + 3) * ow + ox0 + 2, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
+                if oy0 + 3 < oh && ox0 + 3 < ow {
+                    winogradFinish(r3b + V(repeating: 8) * r3d + s35, y, (oy0 + 3) * ow + ox0 + 3, n, ch, lanes, false, biasV, residual, act, lo, hi)
+                }
             }
             c0 += 16
         }
