@@ -730,9 +730,8 @@ public func {low}WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: In
     }}
 }}
 """
-    return src.format(low=low, lanes=lanes, input_body=input_body.replace("{", "{{").replace("}", "}}"),
-                      output_body=output_body.replace("{", "{{").replace("}", "}}")).replace("{{", "{").replace("}}", "}") if False else \
-        src.replace("{low}", low).replace("{lanes}", str(lanes)).replace("{input_body}", input_body).replace("{output_body}", output_body).replace("{{", "{").replace("}}", "}")
+    return (src.replace("{low}", low).replace("{lanes}", str(lanes)).replace("{input_body}", input_body)
+            .replace("{output_body}", output_body).replace("{{", "{").replace("}}", "}"))
 
 
 def patches(name, lanes):
