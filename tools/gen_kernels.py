@@ -17,9 +17,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TIERS = [
-    # name, module folder, lanes, vectors per row, KC, longest K run rows-first
-    ("AVX512", "DLInferKernelsAVX512", 16, 4, 192, 384),
-    ("AVX2", "DLInferKernelsAVX2", 8, 2, 256, 256),
+    # name, module folder, lanes, vectors per row, KC, longest K run rows-first, most channels
+    # of whole taps a conv K block takes
+    ("AVX512", "DLInferKernelsAVX512", 16, 4, 128, 384, 192),
+    ("AVX2", "DLInferKernelsAVX2", 8, 2, 256, 256, 256),
 ]
 MR = 6
 # Heights of the kernels for a short last tile (see tile_dispatch).
@@ -148,7 +149,7 @@ def tile_dispatch(lanes, nv, kernel, args):
     return out
 
 
-def module(name, lanes, nv, kc, rows_first_k):
+def module(name, lanes, nv, kc, rows_first_k, tap_kc):
     nr = lanes * nv
     parts = [kernel(name, lanes, j, mr, nr) for j in range(1, nv + 1) for mr in (MR,) + SHORT_TILES]
     parts += [kernel(name, lanes, j, mr, nr, indirect=True) for j in range(1, nv + 1) for mr in (MR,) + SHORT_TILES]
@@ -204,12 +205,13 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
         }}
         return
     }}
+    let kStep = evenSteps(k, {kc})
     for p in panelBegin..<panelEnd {{
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
         var k0 = 0
         repeat {{
-            let kc = min({kc}, k - k0)
+            let kc = min(kStep, k - k0)
             let last = k0 + kc >= k
             let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
             var prefetch = NextBlockPrefetch(after: bp + k0 * pw, floats: kc * pw, end: bEnd, tiles: (rowEnd - rowBegin + {mr1}) / {mr})
@@ -234,6 +236,14 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
 private func prefetchMask(steps: Int, lines: Int) -> Int {{
     let per = lines > 0 ? steps / lines : 0
     return per <= 1 ? 0 : (1 << (Int.bitWidth - 1 - per.leadingZeroBitCount)) - 1
+}}
+
+/// The step that cuts `count` into the fewest even parts of at most `most` (576 in 5 x 116, not
+/// 4 x 128 + 64: a short last block costs a pass over C like a full one).
+@inline(__always)
+private func evenSteps(_ count: Int, _ most: Int) -> Int {{
+    let parts = max(1, (count + most - 1) / most)
+    return (count + parts - 1) / parts
 }}
 
 /// Hands each row tile a slice of the packed-B block that follows the current one, which the
@@ -286,20 +296,24 @@ public func {low}ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: 
                            _ panelBegin: Int, _ panelEnd: Int) {{
     let pw = {low}PanelWidth(forColumns: n), k = taps * cin
     let bEnd = packedB + panelEnd * k * pw
-    let tapsPerBlock = max(1, {kc} / max(cin, 1)), chunk = min(cin, {kc})
+    // Blocks of whole taps up to {tapkc} channels (a few-channel stem's K in one block), else one
+    // tap's channels in even parts of about {kc}.
+    let wholeTaps = cin <= {tapkc}
+    let tapsPerBlock = wholeTaps ? evenSteps(taps, max(1, {tapkc} / max(cin, 1))) : 1
+    let chunk = wholeTaps ? cin : evenSteps(cin, {kc})
     for p in panelBegin..<panelEnd {{
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
         var t0 = 0
         while t0 < taps {{
-            let t1 = cin >= {kc} ? t0 + 1 : min(taps, t0 + tapsPerBlock)
+            let t1 = min(taps, t0 + tapsPerBlock)
             var c0 = 0
             while c0 < cin {{
                 let kc = min(chunk, cin - c0)
                 let first = t0 == 0 && c0 == 0, last = t1 == taps && c0 + kc >= cin
                 let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
                 let bk = bp + (t0 * cin + c0) * pw
-                var prefetch = NextBlockPrefetch(after: bk, floats: (cin >= {kc} ? kc : (t1 - t0) * cin) * pw, end: bEnd,
+                var prefetch = NextBlockPrefetch(after: bk, floats: (wholeTaps ? (t1 - t0) * cin : kc) * pw, end: bEnd,
                                                  tiles: (rowEnd - rowBegin + {mr1}) / {mr})
                 var i = rowBegin
                 while i < rowEnd {{
@@ -316,7 +330,7 @@ public func {low}ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: 
     }}
 }}
 """.format(low=name.lower(), nr=nr, parts="\n\n".join(parts), mr=MR, lanes=lanes, lanes1=lanes - 1, rowsFirstFloats=1 << 16,
-           dispatch="\n".join(dispatch), kc=kc, rowsFirstK=rows_first_k, mr1=MR - 1, conv_dispatch="\n".join(conv_dispatch))
+           dispatch="\n".join(dispatch), kc=kc, tapkc=tap_kc, rowsFirstK=rows_first_k, mr1=MR - 1, conv_dispatch="\n".join(conv_dispatch))
     return src
 
 
@@ -1171,9 +1185,9 @@ public func {low}Normalize(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePoin
 def main():
     check = "--check" in sys.argv[1:]
     stale = []
-    for name, folder, lanes, nv, kc, rows_first_k in TIERS:
+    for name, folder, lanes, nv, kc, rows_first_k, tap_kc in TIERS:
         for path, text in ((ROOT / "Sources" / folder / ("Vectors%s.swift" % name), vectors(name, lanes)),
-                           (ROOT / "Sources" / folder / ("Gemm%s.swift" % name), module(name, lanes, nv, kc, rows_first_k)),
+                           (ROOT / "Sources" / folder / ("Gemm%s.swift" % name), module(name, lanes, nv, kc, rows_first_k, tap_kc)),
                            (ROOT / "Sources" / folder / ("Depthwise%s.swift" % name), depthwise(name, lanes)),
                            (ROOT / "Sources" / folder / ("Pool%s.swift" % name), pooling(name, lanes)),
                            (ROOT / "Sources" / folder / ("Winograd%s.swift" % name), winograd(name, lanes)),

@@ -2925,12 +2925,13 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
         }
         return
     }
+    let kStep = evenSteps(k, 256)
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
         var k0 = 0
         repeat {
-            let kc = min(256, k - k0)
+            let kc = min(kStep, k - k0)
             let last = k0 + kc >= k
             let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
             var prefetch = NextBlockPrefetch(after: bp + k0 * pw, floats: kc * pw, end: bEnd, tiles: (rowEnd - rowBegin + 5) / 6)
@@ -2955,6 +2956,14 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
 private func prefetchMask(steps: Int, lines: Int) -> Int {
     let per = lines > 0 ? steps / lines : 0
     return per <= 1 ? 0 : (1 << (Int.bitWidth - 1 - per.leadingZeroBitCount)) - 1
+}
+
+/// The step that cuts `count` into the fewest even parts of at most `most` (576 in 5 x 116, not
+/// 4 x 128 + 64: a short last block costs a pass over C like a full one).
+@inline(__always)
+private func evenSteps(_ count: Int, _ most: Int) -> Int {
+    let parts = max(1, (count + most - 1) / most)
+    return (count + parts - 1) / parts
 }
 
 /// Hands each row tile a slice of the packed-B block that follows the current one, which the
@@ -3022,20 +3031,24 @@ public func avx2ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: I
                            _ panelBegin: Int, _ panelEnd: Int) {
     let pw = avx2PanelWidth(forColumns: n), k = taps * cin
     let bEnd = packedB + panelEnd * k * pw
-    let tapsPerBlock = max(1, 256 / max(cin, 1)), chunk = min(cin, 256)
+    // Blocks of whole taps up to 256 channels (a few-channel stem's K in one block), else one
+    // tap's channels in even parts of about 256.
+    let wholeTaps = cin <= 256
+    let tapsPerBlock = wholeTaps ? evenSteps(taps, max(1, 256 / max(cin, 1))) : 1
+    let chunk = wholeTaps ? cin : evenSteps(cin, 256)
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
         var t0 = 0
         while t0 < taps {
-            let t1 = cin >= 256 ? t0 + 1 : min(taps, t0 + tapsPerBlock)
+            let t1 = min(taps, t0 + tapsPerBlock)
             var c0 = 0
             while c0 < cin {
                 let kc = min(chunk, cin - c0)
                 let first = t0 == 0 && c0 == 0, last = t1 == taps && c0 + kc >= cin
                 let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
                 let bk = bp + (t0 * cin + c0) * pw
-                var prefetch = NextBlockPrefetch(after: bk, floats: (cin >= 256 ? kc : (t1 - t0) * cin) * pw, end: bEnd,
+                var prefetch = NextBlockPrefetch(after: bk, floats: (wholeTaps ? (t1 - t0) * cin : kc) * pw, end: bEnd,
                                                  tiles: (rowEnd - rowBegin + 5) / 6)
                 var i = rowBegin
                 while i < rowEnd {

@@ -7037,12 +7037,13 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
         }
         return
     }
+    let kStep = evenSteps(k, 128)
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
         var k0 = 0
         repeat {
-            let kc = min(192, k - k0)
+            let kc = min(kStep, k - k0)
             let last = k0 + kc >= k
             let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
             var prefetch = NextBlockPrefetch(after: bp + k0 * pw, floats: kc * pw, end: bEnd, tiles: (rowEnd - rowBegin + 5) / 6)
@@ -7067,6 +7068,14 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
 private func prefetchMask(steps: Int, lines: Int) -> Int {
     let per = lines > 0 ? steps / lines : 0
     return per <= 1 ? 0 : (1 << (Int.bitWidth - 1 - per.leadingZeroBitCount)) - 1
+}
+
+/// The step that cuts `count` into the fewest even parts of at most `most` (576 in 5 x 116, not
+/// 4 x 128 + 64: a short last block costs a pass over C like a full one).
+@inline(__always)
+private func evenSteps(_ count: Int, _ most: Int) -> Int {
+    let parts = max(1, (count + most - 1) / most)
+    return (count + parts - 1) / parts
 }
 
 /// Hands each row tile a slice of the packed-B block that follows the current one, which the
@@ -7142,7 +7151,7 @@ private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, 
 /// convolution without im2col (an indirect GEMM): `table[p * taps + t]` is the address of the
 /// `cin` input channels under tap t of output pixel p, or of `cin` zeros where the tap falls in
 /// the padding. B is the [taps * cin, n] weight matrix packed as for `avx512Sgemm`; the epilogue
-/// is the same. K is cut in blocks of about 192 (whole taps when cin is smaller, else parts of
+/// is the same. K is cut in blocks of about 128 (whole taps when cin is smaller, else parts of
 /// one tap's channels), so a block of B stays in cache while all row tiles use it.
 public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ cin: Int, _ n: Int,
                            _ packedB: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
@@ -7150,20 +7159,24 @@ public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps:
                            _ panelBegin: Int, _ panelEnd: Int) {
     let pw = avx512PanelWidth(forColumns: n), k = taps * cin
     let bEnd = packedB + panelEnd * k * pw
-    let tapsPerBlock = max(1, 192 / max(cin, 1)), chunk = min(cin, 192)
+    // Blocks of whole taps up to 192 channels (a few-channel stem's K in one block), else one
+    // tap's channels in even parts of about 128.
+    let wholeTaps = cin <= 192
+    let tapsPerBlock = wholeTaps ? evenSteps(taps, max(1, 192 / max(cin, 1))) : 1
+    let chunk = wholeTaps ? cin : evenSteps(cin, 128)
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
         var t0 = 0
         while t0 < taps {
-            let t1 = cin >= 192 ? t0 + 1 : min(taps, t0 + tapsPerBlock)
+            let t1 = min(taps, t0 + tapsPerBlock)
             var c0 = 0
             while c0 < cin {
                 let kc = min(chunk, cin - c0)
                 let first = t0 == 0 && c0 == 0, last = t1 == taps && c0 + kc >= cin
                 let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
                 let bk = bp + (t0 * cin + c0) * pw
-                var prefetch = NextBlockPrefetch(after: bk, floats: (cin >= 192 ? kc : (t1 - t0) * cin) * pw, end: bEnd,
+                var prefetch = NextBlockPrefetch(after: bk, floats: (wholeTaps ? (t1 - t0) * cin : kc) * pw, end: bEnd,
                                                  tiles: (rowEnd - rowBegin + 5) / 6)
                 var i = rowBegin
                 while i < rowEnd {

@@ -26,6 +26,8 @@ import Testing
         // More channels than a K block: each tap's channels in several blocks.
         Case(h: 5, w: 4, c: 400, n: 40, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
         Case(h: 3, w: 7, c: 300, n: 70, kh: 1, kw: 2, stride: 1, dilation: 1, padding: .valid),
+        // Between the AVX-512 K block (128) and its whole-tap limit (192): one whole tap per block.
+        Case(h: 6, w: 5, c: 150, n: 33, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .same),
     ]
 
     /// Random operands of a case and their direct convolution in Double (zero padding, taps in
