@@ -195,7 +195,7 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
         // (ResNet's 64 -> 256 1x1 convolutions).
         var i = rowBegin
         while i < rowEnd {{
-            let rows = min({mr}, rowEnd - i)
+            let rows = tileRows(rowEnd - i)
             for p in panelBegin..<panelEnd {{
                 let col0 = p * pw
                 tile(a + i * lda, lda, rows, packedB + p * k * pw, k, c + i * ldc + col0, ldc, min(pw, n - col0), false, epilogue,
@@ -218,7 +218,7 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
             var i = rowBegin
             while i < rowEnd {{
                 let (pf, pfLines) = prefetch.next()
-                let rows = min({mr}, rowEnd - i)
+                let rows = tileRows(rowEnd - i)
                 tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw, pf, pfLines)
                 i += rows
             }}
@@ -236,6 +236,14 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
 private func prefetchMask(steps: Int, lines: Int) -> Int {{
     let per = lines > 0 ? steps / lines : 0
     return per <= 1 ? 0 : (1 << (Int.bitWidth - 1 - per.leadingZeroBitCount)) - 1
+}}
+
+/// The rows of the next tile when `left` remain: {mr}, except that {mr} + 1 and {mr} + 2 go as two
+/// tiles of about half (a 1- or 2-row tile has too few accumulators to hide the FMA latency:
+/// ResNet50's 7x7 layers have 49 = 8 x 6 + 1 rows).
+@inline(__always)
+private func tileRows(_ left: Int) -> Int {{
+    left == {mr} + 1 || left == {mr} + 2 ? (left + 1) / 2 : min({mr}, left)
 }}
 
 /// The step that cuts `count` into the fewest even parts of at most `most` (576 in 5 x 116, not
@@ -318,7 +326,7 @@ public func {low}ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: 
                 var i = rowBegin
                 while i < rowEnd {{
                     let (pf, pfLines) = prefetch.next()
-                    let rows = min({mr}, rowEnd - i)
+                    let rows = tileRows(rowEnd - i)
                     convTile(table + i * taps, taps, t0, t1, c0, kc, rows, bk, c + i * ldc + col0, ldc, cols, !first, epi, col0, i, pw,
                              pf, pfLines)
                     i += rows

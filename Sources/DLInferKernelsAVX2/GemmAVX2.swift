@@ -2915,7 +2915,7 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
         // (ResNet's 64 -> 256 1x1 convolutions).
         var i = rowBegin
         while i < rowEnd {
-            let rows = min(6, rowEnd - i)
+            let rows = tileRows(rowEnd - i)
             for p in panelBegin..<panelEnd {
                 let col0 = p * pw
                 tile(a + i * lda, lda, rows, packedB + p * k * pw, k, c + i * ldc + col0, ldc, min(pw, n - col0), false, epilogue,
@@ -2938,7 +2938,7 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
             var i = rowBegin
             while i < rowEnd {
                 let (pf, pfLines) = prefetch.next()
-                let rows = min(6, rowEnd - i)
+                let rows = tileRows(rowEnd - i)
                 tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw, pf, pfLines)
                 i += rows
             }
@@ -2956,6 +2956,14 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
 private func prefetchMask(steps: Int, lines: Int) -> Int {
     let per = lines > 0 ? steps / lines : 0
     return per <= 1 ? 0 : (1 << (Int.bitWidth - 1 - per.leadingZeroBitCount)) - 1
+}
+
+/// The rows of the next tile when `left` remain: 6, except that 6 + 1 and 6 + 2 go as two
+/// tiles of about half (a 1- or 2-row tile has too few accumulators to hide the FMA latency:
+/// ResNet50's 7x7 layers have 49 = 8 x 6 + 1 rows).
+@inline(__always)
+private func tileRows(_ left: Int) -> Int {
+    left == 6 + 1 || left == 6 + 2 ? (left + 1) / 2 : min(6, left)
 }
 
 /// The step that cuts `count` into the fewest even parts of at most `most` (576 in 5 x 116, not
@@ -3053,7 +3061,7 @@ public func avx2ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: I
                 var i = rowBegin
                 while i < rowEnd {
                     let (pf, pfLines) = prefetch.next()
-                    let rows = min(6, rowEnd - i)
+                    let rows = tileRows(rowEnd - i)
                     convTile(table + i * taps, taps, t0, t1, c0, kc, rows, bk, c + i * ldc + col0, ldc, cols, !first, epi, col0, i, pw,
                              pf, pfLines)
                     i += rows
