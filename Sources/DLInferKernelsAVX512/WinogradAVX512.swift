@@ -161,6 +161,119 @@ private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixe
     if full { store(r, y + at) } else { storePartial(r, y + at, lanes) }
 }
 
+/// A vector of the Winograd products: all lanes when `full`, else the first `lanes`.
+@_transparent
+private func winogradLoad(_ full: Bool, _ p: UnsafePointer<Float>, _ lanes: Int) -> V {
+    full ? load(p) : partial(p, lanes)
+}
+
+/// A^T m A for tile `tile`'s channels [ch, ch + lanes) (all 16 when `full`): the pixels inside
+/// [oh, ow] through `winogradFinish`. @_transparent and called with a literal `full`, so the
+/// full-vector path has no per-load lanes test (merged, perf showed 128-bit inserts there).
+@_transparent
+private func winogradOutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tile: Int, _ ch: Int,
+                                    _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
+                                    _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
+    let m00 = winogradLoad(full, m + (0 * tiles * n + tile * n + ch), lanes), m01 = winogradLoad(full, m + (1 * tiles * n + tile * n + ch), lanes), m02 = winogradLoad(full, m + (2 * tiles * n + tile * n + ch), lanes), m03 = winogradLoad(full, m + (3 * tiles * n + tile * n + ch), lanes), m04 = winogradLoad(full, m + (4 * tiles * n + tile * n + ch), lanes), m05 = winogradLoad(full, m + (5 * tiles * n + tile * n + ch), lanes)
+    let m10 = winogradLoad(full, m + (6 * tiles * n + tile * n + ch), lanes), m11 = winogradLoad(full, m + (7 * tiles * n + tile * n + ch), lanes), m12 = winogradLoad(full, m + (8 * tiles * n + tile * n + ch), lanes), m13 = winogradLoad(full, m + (9 * tiles * n + tile * n + ch), lanes), m14 = winogradLoad(full, m + (10 * tiles * n + tile * n + ch), lanes), m15 = winogradLoad(full, m + (11 * tiles * n + tile * n + ch), lanes)
+    let m20 = winogradLoad(full, m + (12 * tiles * n + tile * n + ch), lanes), m21 = winogradLoad(full, m + (13 * tiles * n + tile * n + ch), lanes), m22 = winogradLoad(full, m + (14 * tiles * n + tile * n + ch), lanes), m23 = winogradLoad(full, m + (15 * tiles * n + tile * n + ch), lanes), m24 = winogradLoad(full, m + (16 * tiles * n + tile * n + ch), lanes), m25 = winogradLoad(full, m + (17 * tiles * n + tile * n + ch), lanes)
+    let m30 = winogradLoad(full, m + (18 * tiles * n + tile * n + ch), lanes), m31 = winogradLoad(full, m + (19 * tiles * n + tile * n + ch), lanes), m32 = winogradLoad(full, m + (20 * tiles * n + tile * n + ch), lanes), m33 = winogradLoad(full, m + (21 * tiles * n + tile * n + ch), lanes), m34 = winogradLoad(full, m + (22 * tiles * n + tile * n + ch), lanes), m35 = winogradLoad(full, m + (23 * tiles * n + tile * n + ch), lanes)
+    let m40 = winogradLoad(full, m + (24 * tiles * n + tile * n + ch), lanes), m41 = winogradLoad(full, m + (25 * tiles * n + tile * n + ch), lanes), m42 = winogradLoad(full, m + (26 * tiles * n + tile * n + ch), lanes), m43 = winogradLoad(full, m + (27 * tiles * n + tile * n + ch), lanes), m44 = winogradLoad(full, m + (28 * tiles * n + tile * n + ch), lanes), m45 = winogradLoad(full, m + (29 * tiles * n + tile * n + ch), lanes)
+    let m50 = winogradLoad(full, m + (30 * tiles * n + tile * n + ch), lanes), m51 = winogradLoad(full, m + (31 * tiles * n + tile * n + ch), lanes), m52 = winogradLoad(full, m + (32 * tiles * n + tile * n + ch), lanes), m53 = winogradLoad(full, m + (33 * tiles * n + tile * n + ch), lanes), m54 = winogradLoad(full, m + (34 * tiles * n + tile * n + ch), lanes), m55 = winogradLoad(full, m + (35 * tiles * n + tile * n + ch), lanes)
+    let c0a = m10 + m20, c0b = m10 - m20
+    let c0c = m30 + m40, c0d = m30 - m40
+    let s00 = m00 + c0a + c0c
+    let s10 = c0b + V(repeating: 2) * c0d
+    let s20 = c0a + V(repeating: 4) * c0c
+    let s30 = c0b + V(repeating: 8) * c0d + m50
+    let c1a = m11 + m21, c1b = m11 - m21
+    let c1c = m31 + m41, c1d = m31 - m41
+    let s01 = m01 + c1a + c1c
+    let s11 = c1b + V(repeating: 2) * c1d
+    let s21 = c1a + V(repeating: 4) * c1c
+    let s31 = c1b + V(repeating: 8) * c1d + m51
+    let c2a = m12 + m22, c2b = m12 - m22
+    let c2c = m32 + m42, c2d = m32 - m42
+    let s02 = m02 + c2a + c2c
+    let s12 = c2b + V(repeating: 2) * c2d
+    let s22 = c2a + V(repeating: 4) * c2c
+    let s32 = c2b + V(repeating: 8) * c2d + m52
+    let c3a = m13 + m23, c3b = m13 - m23
+    let c3c = m33 + m43, c3d = m33 - m43
+    let s03 = m03 + c3a + c3c
+    let s13 = c3b + V(repeating: 2) * c3d
+    let s23 = c3a + V(repeating: 4) * c3c
+    let s33 = c3b + V(repeating: 8) * c3d + m53
+    let c4a = m14 + m24, c4b = m14 - m24
+    let c4c = m34 + m44, c4d = m34 - m44
+    let s04 = m04 + c4a + c4c
+    let s14 = c4b + V(repeating: 2) * c4d
+    let s24 = c4a + V(repeating: 4) * c4c
+    let s34 = c4b + V(repeating: 8) * c4d + m54
+    let c5a = m15 + m25, c5b = m15 - m25
+    let c5c = m35 + m45, c5d = m35 - m45
+    let s05 = m05 + c5a + c5c
+    let s15 = c5b + V(repeating: 2) * c5d
+    let s25 = c5a + V(repeating: 4) * c5c
+    let s35 = c5b + V(repeating: 8) * c5d + m55
+    let r0a = s01 + s02, r0b = s01 - s02
+    let r0c = s03 + s04, r0d = s03 - s04
+    if oy0 + 0 < oh && ox0 + 0 < ow {
+        winogradFinish(s00 + r0a + r0c, y, (oy0 + 0) * ow + ox0 + 0, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 0 < oh && ox0 + 1 < ow {
+        winogradFinish(r0b + V(repeating: 2) * r0d, y, (oy0 + 0) * ow + ox0 + 1, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 0 < oh && ox0 + 2 < ow {
+        winogradFinish(r0a + V(repeating: 4) * r0c, y, (oy0 + 0) * ow + ox0 + 2, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 0 < oh && ox0 + 3 < ow {
+        winogradFinish(r0b + V(repeating: 8) * r0d + s05, y, (oy0 + 0) * ow + ox0 + 3, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    let r1a = s11 + s12, r1b = s11 - s12
+    let r1c = s13 + s14, r1d = s13 - s14
+    if oy0 + 1 < oh && ox0 + 0 < ow {
+        winogradFinish(s10 + r1a + r1c, y, (oy0 + 1) * ow + ox0 + 0, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 1 < oh && ox0 + 1 < ow {
+        winogradFinish(r1b + V(repeating: 2) * r1d, y, (oy0 + 1) * ow + ox0 + 1, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 1 < oh && ox0 + 2 < ow {
+        winogradFinish(r1a + V(repeating: 4) * r1c, y, (oy0 + 1) * ow + ox0 + 2, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 1 < oh && ox0 + 3 < ow {
+        winogradFinish(r1b + V(repeating: 8) * r1d + s15, y, (oy0 + 1) * ow + ox0 + 3, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    let r2a = s21 + s22, r2b = s21 - s22
+    let r2c = s23 + s24, r2d = s23 - s24
+    if oy0 + 2 < oh && ox0 + 0 < ow {
+        winogradFinish(s20 + r2a + r2c, y, (oy0 + 2) * ow + ox0 + 0, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 2 < oh && ox0 + 1 < ow {
+        winogradFinish(r2b + V(repeating: 2) * r2d, y, (oy0 + 2) * ow + ox0 + 1, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 2 < oh && ox0 + 2 < ow {
+        winogradFinish(r2a + V(repeating: 4) * r2c, y, (oy0 + 2) * ow + ox0 + 2, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 2 < oh && ox0 + 3 < ow {
+        winogradFinish(r2b + V(repeating: 8) * r2d + s25, y, (oy0 + 2) * ow + ox0 + 3, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    let r3a = s31 + s32, r3b = s31 - s32
+    let r3c = s33 + s34, r3d = s33 - s34
+    if oy0 + 3 < oh && ox0 + 0 < ow {
+        winogradFinish(s30 + r3a + r3c, y, (oy0 + 3) * ow + ox0 + 0, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 3 < oh && ox0 + 1 < ow {
+        winogradFinish(r3b + V(repeating: 2) * r3d, y, (oy0 + 3) * ow + ox0 + 1, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 3 < oh && ox0 + 2 < ow {
+        winogradFinish(r3a + V(repeating: 4) * r3c, y, (oy0 + 3) * ow + ox0 + 2, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 3 < oh && ox0 + 3 < ow {
+        winogradFinish(r3b + V(repeating: 8) * r3d + s35, y, (oy0 + 3) * ow + ox0 + 3, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+}
+
 /// Winograd F(4x4, 3x3) output transform of tiles [tileBegin, tileEnd): from m[e * tiles * n +
 /// t * n + co] (the 36 products), y[(oy * ow + ox) * n + co] = A^T m A for the pixels of the tile
 /// inside [oh, ow], then the epilogue (bias, residual laid out like y, register activation).
@@ -174,211 +287,13 @@ public func avx512WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: I
         let oy0 = tile / tilesW * 4, ox0 = tile % tilesW * 4
         var c0 = 0
         while c0 < n {
-            // The local functions capture only constants (a captured var can be boxed on the heap).
             let lanes = n - c0, ch = c0
             var b = V()
             if let bias = ep.bias { b = load(bias + ch) }
-            let biasV = b
             if lanes >= 16 {
-                @inline(__always) func get(_ e: Int) -> V { load(m + (e * tiles * n + tile * n + ch)) }
-                let m00 = get(0), m01 = get(1), m02 = get(2), m03 = get(3), m04 = get(4), m05 = get(5)
-                let m10 = get(6), m11 = get(7), m12 = get(8), m13 = get(9), m14 = get(10), m15 = get(11)
-                let m20 = get(12), m21 = get(13), m22 = get(14), m23 = get(15), m24 = get(16), m25 = get(17)
-                let m30 = get(18), m31 = get(19), m32 = get(20), m33 = get(21), m34 = get(22), m35 = get(23)
-                let m40 = get(24), m41 = get(25), m42 = get(26), m43 = get(27), m44 = get(28), m45 = get(29)
-                let m50 = get(30), m51 = get(31), m52 = get(32), m53 = get(33), m54 = get(34), m55 = get(35)
-                let c0a = m10 + m20, c0b = m10 - m20
-                let c0c = m30 + m40, c0d = m30 - m40
-                let s00 = m00 + c0a + c0c
-                let s10 = c0b + V(repeating: 2) * c0d
-                let s20 = c0a + V(repeating: 4) * c0c
-                let s30 = c0b + V(repeating: 8) * c0d + m50
-                let c1a = m11 + m21, c1b = m11 - m21
-                let c1c = m31 + m41, c1d = m31 - m41
-                let s01 = m01 + c1a + c1c
-                let s11 = c1b + V(repeating: 2) * c1d
-                let s21 = c1a + V(repeating: 4) * c1c
-                let s31 = c1b + V(repeating: 8) * c1d + m51
-                let c2a = m12 + m22, c2b = m12 - m22
-                let c2c = m32 + m42, c2d = m32 - m42
-                let s02 = m02 + c2a + c2c
-                let s12 = c2b + V(repeating: 2) * c2d
-                let s22 = c2a + V(repeating: 4) * c2c
-                let s32 = c2b + V(repeating: 8) * c2d + m52
-                let c3a = m13 + m23, c3b = m13 - m23
-                let c3c = m33 + m43, c3d = m33 - m43
-                let s03 = m03 + c3a + c3c
-                let s13 = c3b + V(repeating: 2) * c3d
-                let s23 = c3a + V(repeating: 4) * c3c
-                let s33 = c3b + V(repeating: 8) * c3d + m53
-                let c4a = m14 + m24, c4b = m14 - m24
-                let c4c = m34 + m44, c4d = m34 - m44
-                let s04 = m04 + c4a + c4c
-                let s14 = c4b + V(repeating: 2) * c4d
-                let s24 = c4a + V(repeating: 4) * c4c
-                let s34 = c4b + V(repeating: 8) * c4d + m54
-                let c5a = m15 + m25, c5b = m15 - m25
-                let c5c = m35 + m45, c5d = m35 - m45
-                let s05 = m05 + c5a + c5c
-                let s15 = c5b + V(repeating: 2) * c5d
-                let s25 = c5a + V(repeating: 4) * c5c
-                let s35 = c5b + V(repeating: 8) * c5d + m55
-                let r0a = s01 + s02, r0b = s01 - s02
-                let r0c = s03 + s04, r0d = s03 - s04
-                if oy0 + 0 < oh && ox0 + 0 < ow {
-                    winogradFinish(s00 + r0a + r0c, y, (oy0 + 0) * ow + ox0 + 0, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 0 < oh && ox0 + 1 < ow {
-                    winogradFinish(r0b + V(repeating: 2) * r0d, y, (oy0 + 0) * ow + ox0 + 1, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 0 < oh && ox0 + 2 < ow {
-                    winogradFinish(r0a + V(repeating: 4) * r0c, y, (oy0 + 0) * ow + ox0 + 2, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 0 < oh && ox0 + 3 < ow {
-                    winogradFinish(r0b + V(repeating: 8) * r0d + s05, y, (oy0 + 0) * ow + ox0 + 3, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                let r1a = s11 + s12, r1b = s11 - s12
-                let r1c = s13 + s14, r1d = s13 - s14
-                if oy0 + 1 < oh && ox0 + 0 < ow {
-                    winogradFinish(s10 + r1a + r1c, y, (oy0 + 1) * ow + ox0 + 0, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 1 < oh && ox0 + 1 < ow {
-                    winogradFinish(r1b + V(repeating: 2) * r1d, y, (oy0 + 1) * ow + ox0 + 1, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 1 < oh && ox0 + 2 < ow {
-                    winogradFinish(r1a + V(repeating: 4) * r1c, y, (oy0 + 1) * ow + ox0 + 2, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 1 < oh && ox0 + 3 < ow {
-                    winogradFinish(r1b + V(repeating: 8) * r1d + s15, y, (oy0 + 1) * ow + ox0 + 3, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                let r2a = s21 + s22, r2b = s21 - s22
-                let r2c = s23 + s24, r2d = s23 - s24
-                if oy0 + 2 < oh && ox0 + 0 < ow {
-                    winogradFinish(s20 + r2a + r2c, y, (oy0 + 2) * ow + ox0 + 0, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 2 < oh && ox0 + 1 < ow {
-                    winogradFinish(r2b + V(repeating: 2) * r2d, y, (oy0 + 2) * ow + ox0 + 1, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 2 < oh && ox0 + 2 < ow {
-                    winogradFinish(r2a + V(repeating: 4) * r2c, y, (oy0 + 2) * ow + ox0 + 2, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 2 < oh && ox0 + 3 < ow {
-                    winogradFinish(r2b + V(repeating: 8) * r2d + s25, y, (oy0 + 2) * ow + ox0 + 3, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                let r3a = s31 + s32, r3b = s31 - s32
-                let r3c = s33 + s34, r3d = s33 - s34
-                if oy0 + 3 < oh && ox0 + 0 < ow {
-                    winogradFinish(s30 + r3a + r3c, y, (oy0 + 3) * ow + ox0 + 0, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 3 < oh && ox0 + 1 < ow {
-                    winogradFinish(r3b + V(repeating: 2) * r3d, y, (oy0 + 3) * ow + ox0 + 1, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 3 < oh && ox0 + 2 < ow {
-                    winogradFinish(r3a + V(repeating: 4) * r3c, y, (oy0 + 3) * ow + ox0 + 2, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 3 < oh && ox0 + 3 < ow {
-                    winogradFinish(r3b + V(repeating: 8) * r3d + s35, y, (oy0 + 3) * ow + ox0 + 3, n, ch, lanes, true, biasV, residual, act, lo, hi)
-                }
+                winogradOutputChannels(true, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
             } else {
-                @inline(__always) func get(_ e: Int) -> V { partial(m + (e * tiles * n + tile * n + ch), lanes) }
-                let m00 = get(0), m01 = get(1), m02 = get(2), m03 = get(3), m04 = get(4), m05 = get(5)
-                let m10 = get(6), m11 = get(7), m12 = get(8), m13 = get(9), m14 = get(10), m15 = get(11)
-                let m20 = get(12), m21 = get(13), m22 = get(14), m23 = get(15), m24 = get(16), m25 = get(17)
-                let m30 = get(18), m31 = get(19), m32 = get(20), m33 = get(21), m34 = get(22), m35 = get(23)
-                let m40 = get(24), m41 = get(25), m42 = get(26), m43 = get(27), m44 = get(28), m45 = get(29)
-                let m50 = get(30), m51 = get(31), m52 = get(32), m53 = get(33), m54 = get(34), m55 = get(35)
-                let c0a = m10 + m20, c0b = m10 - m20
-                let c0c = m30 + m40, c0d = m30 - m40
-                let s00 = m00 + c0a + c0c
-                let s10 = c0b + V(repeating: 2) * c0d
-                let s20 = c0a + V(repeating: 4) * c0c
-                let s30 = c0b + V(repeating: 8) * c0d + m50
-                let c1a = m11 + m21, c1b = m11 - m21
-                let c1c = m31 + m41, c1d = m31 - m41
-                let s01 = m01 + c1a + c1c
-                let s11 = c1b + V(repeating: 2) * c1d
-                let s21 = c1a + V(repeating: 4) * c1c
-                let s31 = c1b + V(repeating: 8) * c1d + m51
-                let c2a = m12 + m22, c2b = m12 - m22
-                let c2c = m32 + m42, c2d = m32 - m42
-                let s02 = m02 + c2a + c2c
-                let s12 = c2b + V(repeating: 2) * c2d
-                let s22 = c2a + V(repeating: 4) * c2c
-                let s32 = c2b + V(repeating: 8) * c2d + m52
-                let c3a = m13 + m23, c3b = m13 - m23
-                let c3c = m33 + m43, c3d = m33 - m43
-                let s03 = m03 + c3a + c3c
-                let s13 = c3b + V(repeating: 2) * c3d
-                let s23 = c3a + V(repeating: 4) * c3c
-                let s33 = c3b + V(repeating: 8) * c3d + m53
-                let c4a = m14 + m24, c4b = m14 - m24
-                let c4c = m34 + m44, c4d = m34 - m44
-                let s04 = m04 + c4a + c4c
-                let s14 = c4b + V(repeating: 2) * c4d
-                let s24 = c4a + V(repeating: 4) * c4c
-                let s34 = c4b + V(repeating: 8) * c4d + m54
-                let c5a = m15 + m25, c5b = m15 - m25
-                let c5c = m35 + m45, c5d = m35 - m45
-                let s05 = m05 + c5a + c5c
-                let s15 = c5b + V(repeating: 2) * c5d
-                let s25 = c5a + V(repeating: 4) * c5c
-                let s35 = c5b + V(repeating: 8) * c5d + m55
-                let r0a = s01 + s02, r0b = s01 - s02
-                let r0c = s03 + s04, r0d = s03 - s04
-                if oy0 + 0 < oh && ox0 + 0 < ow {
-                    winogradFinish(s00 + r0a + r0c, y, (oy0 + 0) * ow + ox0 + 0, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 0 < oh && ox0 + 1 < ow {
-                    winogradFinish(r0b + V(repeating: 2) * r0d, y, (oy0 + 0) * ow + ox0 + 1, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 0 < oh && ox0 + 2 < ow {
-                    winogradFinish(r0a + V(repeating: 4) * r0c, y, (oy0 + 0) * ow + ox0 + 2, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 0 < oh && ox0 + 3 < ow {
-                    winogradFinish(r0b + V(repeating: 8) * r0d + s05, y, (oy0 + 0) * ow + ox0 + 3, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                let r1a = s11 + s12, r1b = s11 - s12
-                let r1c = s13 + s14, r1d = s13 - s14
-                if oy0 + 1 < oh && ox0 + 0 < ow {
-                    winogradFinish(s10 + r1a + r1c, y, (oy0 + 1) * ow + ox0 + 0, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 1 < oh && ox0 + 1 < ow {
-                    winogradFinish(r1b + V(repeating: 2) * r1d, y, (oy0 + 1) * ow + ox0 + 1, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 1 < oh && ox0 + 2 < ow {
-                    winogradFinish(r1a + V(repeating: 4) * r1c, y, (oy0 + 1) * ow + ox0 + 2, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 1 < oh && ox0 + 3 < ow {
-                    winogradFinish(r1b + V(repeating: 8) * r1d + s15, y, (oy0 + 1) * ow + ox0 + 3, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                let r2a = s21 + s22, r2b = s21 - s22
-                let r2c = s23 + s24, r2d = s23 - s24
-                if oy0 + 2 < oh && ox0 + 0 < ow {
-                    winogradFinish(s20 + r2a + r2c, y, (oy0 + 2) * ow + ox0 + 0, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 2 < oh && ox0 + 1 < ow {
-                    winogradFinish(r2b + V(repeating: 2) * r2d, y, (oy0 + 2) * ow + ox0 + 1, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 2 < oh && ox0 + 2 < ow {
-                    winogradFinish(r2a + V(repeating: 4) * r2c, y, (oy0 + 2) * ow + ox0 + 2, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 2 < oh && ox0 + 3 < ow {
-                    winogradFinish(r2b + V(repeating: 8) * r2d + s25, y, (oy0 + 2) * ow + ox0 + 3, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                let r3a = s31 + s32, r3b = s31 - s32
-                let r3c = s33 + s34, r3d = s33 - s34
-                if oy0 + 3 < oh && ox0 + 0 < ow {
-                    winogradFinish(s30 + r3a + r3c, y, (oy0 + 3) * ow + ox0 + 0, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 3 < oh && ox0 + 1 < ow {
-                    winogradFinish(r3b + V(repeating: 2) * r3d, y, (oy0 + 3) * ow + ox0 + 1, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 3 < oh && ox0 + 2 < ow {
-                    winogradFinish(r3a + V(repeating: 4) * r3c, y, (oy0 + 3) * ow + ox0 + 2, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
-                if oy0 + 3 < oh && ox0 + 3 < ow {
-                    winogradFinish(r3b + V(repeating: 8) * r3d + s35, y, (oy0 + 3) * ow + ox0 + 3, n, ch, lanes, false, biasV, residual, act, lo, hi)
-                }
+                winogradOutputChannels(false, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
             }
             c0 += 16
         }
