@@ -89,6 +89,67 @@ import Testing
         #expect(wrong == 0, "\(wrong) of 50000 jobs returned before all their pieces ran")
     }
 
+    /// Owners take rows from their region's front, others from the back of the fullest region;
+    /// every row is taken exactly once, also when four threads race for them.
+    @Test func rowClaimsHandOutEveryRowOnce() throws {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: try RowClaims.bytes(regions: 4), alignment: 64)
+        defer { memory.deallocate() }
+        let claims = RowClaims(base: memory, regions: 2)
+        claims.reset(0, 0..<10)
+        claims.reset(1, 10..<14)
+        #expect(claims.front(0, upTo: 3) == 0..<3)
+        #expect(claims.back(0, upTo: 4) == 6..<10)
+        #expect(claims.fullest() == 1)
+        #expect(claims.back(1, upTo: 5) == 10..<14)
+        #expect(claims.front(1, upTo: 1) == nil)
+        #expect(claims.fullest() == 0)
+        #expect(claims.front(0, upTo: 2) == 3..<5)
+        #expect(claims.back(0, upTo: 2) == 5..<6)
+        #expect(claims.fullest() == nil && claims.front(0, upTo: 1) == nil && claims.back(0, upTo: 1) == nil)
+
+        let racing = RowClaims(base: memory, regions: 4)
+        let rows = 10_007
+        let taken = UnsafeMutablePointer<Int>.allocate(capacity: rows)
+        defer { taken.deallocate() }
+        for round in 0..<20 {
+            taken.initialize(repeating: 0, count: rows)
+            for i in 0..<4 { racing.reset(i, (rows * i / 4)..<(rows * (i + 1) / 4)) }
+            struct Args { let claims: RowClaims; let taken: UnsafeMutablePointer<Int>; let step: Int }
+            var args = Args(claims: racing, taken: taken, step: 1 + round % 7)
+            let pool = try ThreadPool(threads: 4)
+            pool.parallel(4, &args) { raw, i in
+                let a = raw.assumingMemoryBound(to: Args.self).pointee
+                while let r = a.claims.front(i, upTo: a.step) { for row in r { a.taken[row] += 1 } }
+                while let other = a.claims.fullest() {
+                    guard let r = a.claims.back(other, upTo: a.step + 1) else { continue }
+                    for row in r { a.taken[row] += 1 }
+                }
+            }
+            let wrong = (0..<rows).filter { taken[$0] != 1 }
+            #expect(wrong.isEmpty, "round \(round): rows taken other than once: \(wrong.prefix(5))")
+        }
+    }
+
+    /// Pieces cover the rows in order, aligned, shrinking, and none smaller than asked (but the last).
+    @Test func rowSplitPiecesShrinkAndCoverTheRows() {
+        for (rows, threads, align, minimum) in [(3136, 2, 6, 24), (49, 2, 6, 24), (36, 2, 1, 1), (196, 3, 1, 4), (5, 2, 6, 24),
+                                                (0, 2, 6, 24), (1000, 1, 6, 24), (12544, 4, 6, 24)] {
+            let split = RowSplit(rows: rows, threads: threads, align: align, minimumRows: minimum)
+            var next = 0, previous = Int.max
+            for i in 0..<split.count {
+                let r = split.range(i)
+                #expect(r.lowerBound == next && !r.isEmpty, "\(rows) rows, piece \(i): \(r)")
+                #expect(r.upperBound == rows || (r.count % align == 0 && r.count >= minimum && r.count <= previous),
+                        "\(rows) rows, \(threads) threads, piece \(i): \(r)")
+                next = r.upperBound
+                previous = r.count
+            }
+            #expect(next == rows, "\(rows) rows: pieces end at \(next)")
+            if threads == 1 { #expect(split.count == min(rows, 1)) }
+        }
+        #expect(RowSplit(rows: 3136, threads: 2).count > 4, "shrinking pieces, more than two per thread")
+    }
+
     @Test func threadCountIsChecked() throws {
         let model = try Model(path: "\(Fixtures.root)/keras3_cnn_classic/model.keras")
         #expect(throws: DLError.self) { try Session(model: model, options: SessionOptions(threads: 0)) }

@@ -42,17 +42,19 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Tests: a model whose depthwise convs chain with their expand/project convs from
-    /// `fuseBandsAbove` bytes of tensor between them (Int.max: never), in bands of `bandFloats`
-    /// (Passes.optimize), to reach several bands with small fixtures and the unfused ops.
-    convenience init(path: String, fuseBandsAbove: Int, bandFloats: Int) throws {
+    /// `fuseBandsAbove` bytes of tensor between them (Int.max: never), in bands of `bandFloats`,
+    /// `regionsPerThread` regions of rows per thread (Passes.optimize), to reach several bands
+    /// with small fixtures, bands taken from other regions, and the unfused ops.
+    convenience init(path: String, fuseBandsAbove: Int, bandFloats: Int, regionsPerThread: Int = 1) throws {
         try self.init(graph: KerasLoader.load(path: path, weightsPath: nil, kerasVersion: nil, maxWeightBytes: Model.defaultMaxWeightBytes),
-                      fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats)
+                      fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats, regionsPerThread: regionsPerThread)
     }
 
     private init(graph: consuming IRGraph, fuseBandsAbove: Int = FuseDepthwiseChain.defaultMinimumBytes,
-                 bandFloats: Int = FuseDepthwiseChain.defaultBandFloats) throws {
+                 bandFloats: Int = FuseDepthwiseChain.defaultBandFloats, regionsPerThread: Int = 1) throws {
         var graph = graph
-        optimizationReport = try Passes.optimize(&graph, fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats)
+        optimizationReport = try Passes.optimize(&graph, fuseBandsAbove: fuseBandsAbove, bandFloats: bandFloats,
+                                                 regionsPerThread: regionsPerThread)
         inputs = zip(graph.inputs, graph.inputNames).map { v, name in
             TensorInfo(name: name, dtype: graph.values[v].type == .i32 ? .int32 : .float32, shape: graph.values[v].shape)
         }

@@ -93,6 +93,9 @@ struct DepthwiseChainParams {
     var project: ConvParams?   // 1x1, stride 1, no padding, one group; may take a residual
     /// Expanded floats a band holds (per thread).
     var bandFloats: Int
+    /// Regions of output rows per thread (tests raise it so that threads take bands from other
+    /// threads' regions even when they run at one speed, or with one thread).
+    var regionsPerThread = 1
 }
 
 struct TransposedConvParams {

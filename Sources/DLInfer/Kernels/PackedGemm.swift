@@ -157,22 +157,40 @@ func scalarConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _
     }
 }
 
-/// Splits `count` rows into pieces for `threads` threads: two per thread (so uneven speeds
-/// balance), each a multiple of `align` rows. Returns the number of pieces and the range of one.
+/// Splits `rows` rows into pieces for `threads` threads, each a multiple of `align` rows and
+/// at least `minimumRows` and 1/(8 x threads) of them: pieces shrink as they go (each about the
+/// remaining rows / (2 x threads)), so a thread that runs slower (its core shared with another
+/// tenant) takes fewer pieces and the last ones it holds up the others for are small. Pieces are
+/// claimed in index order (ThreadPool hands them out one at a time).
 struct RowSplit {
-    let count: Int, pieceRows: Int
+    let count: Int
+    private let rows: Int, threads: Int, align: Int, smallest: Int
 
     init(rows: Int, threads: Int, align: Int = 6, minimumRows: Int = 24) {
-        let wanted = threads == 1 ? 1 : min(threads * 2, max(1, rows / minimumRows))
-        let per = (rows + wanted - 1) / max(wanted, 1)
-        pieceRows = max(align, (per + align - 1) / align * align)
-        count = rows == 0 ? 0 : (rows + pieceRows - 1) / pieceRows
-        self.rows = rows
+        let threads = max(1, threads), align = max(1, align)
+        self.rows = max(0, rows)
+        self.threads = threads
+        self.align = align
+        let eighthShare = (self.rows + 8 * threads - 1) / (8 * threads)
+        smallest = threads == 1 ? max(1, self.rows) : (max(minimumRows, eighthShare, 1) + align - 1) / align * align
+        var pieces = 0, start = 0
+        while start < self.rows {
+            start += Self.piece(remaining: self.rows - start, threads: threads, align: align, smallest: smallest)
+            pieces += 1
+        }
+        count = pieces
     }
 
-    private let rows: Int
+    private static func piece(remaining: Int, threads: Int, align: Int, smallest: Int) -> Int {
+        let share = (remaining + 2 * threads - 1) / (2 * threads)
+        return min(remaining, max(smallest, (share + align - 1) / align * align))
+    }
 
-    func range(_ i: Int) -> Range<Int> { (i * pieceRows)..<min(rows, (i + 1) * pieceRows) }
+    func range(_ i: Int) -> Range<Int> {
+        var start = 0
+        for _ in 0..<i { start += Self.piece(remaining: rows - start, threads: threads, align: align, smallest: smallest) }
+        return start..<(start + Self.piece(remaining: rows - start, threads: threads, align: align, smallest: smallest))
+    }
 }
 
 extension dl_epilogue {

@@ -7,9 +7,12 @@ import Glibc
 /// band's input rows, a few-channel conv such as a stem an indirect GEMM over kernel rows with
 /// the band's table in the scratch too); the depthwise kernel turns them into
 /// the band's output rows, into the scratch when a project follows; the project GEMM (with its
-/// bias, residual and activation) writes the band's rows of the output. Each thread takes a
-/// contiguous range of output rows; bands recompute the expanded rows they share with the
-/// previous band (one for a stride-2 3x3, two for stride 1).
+/// bias, residual and activation) writes the band's rows of the output. Each thread owns a
+/// region of output rows and runs its bands top down, moving the expanded rows a band shares
+/// with the previous one (one for a stride-2 3x3, two for stride 1) instead of computing them
+/// again; a thread done with its region takes bands from the back of the region with most left
+/// (RowClaims), computing their shared rows again. That keeps two threads even when one of
+/// them runs slower (a core shared with another tenant).
 final class DepthwiseChainOp: CompiledOp {
     let node: Node
     let p: DepthwiseChainParams
@@ -81,7 +84,8 @@ final class DepthwiseChainOp: CompiledOp {
     }
 
     /// aux: [output rows per band, expanded floats per band, depthwise-output floats per band,
-    /// kernel-row table bytes per band, whole-image mode] (a band's scratch holds all three).
+    /// kernel-row table bytes per band, whole-image mode, bytes of the row claims at the scratch's
+    /// start] (a band's scratch holds all three).
     /// Whole-image mode (several threads, at most 4 output rows per thread, stride 1, a 1x1
     /// expand whose whole output fits the band budget twice): the threads first compute the whole expanded
     /// image together (split by pixels, into the scratch), then each runs the depthwise and
@@ -117,15 +121,20 @@ final class DepthwiseChainOp: CompiledOp {
         let flops = try self.flops(inputs, out)
         let wholeFloats = try checkedMul(try checkedMul(h, w), mid)
         let (gh, _) = win.runGeometry(h: h, w: w)
+        let regions = try checkedMul(max(threads, 1), p.regionsPerThread)
+        let claimBytes = try RowClaims.bytes(regions: regions)
         if threads > 1, gh.output <= 4 * threads, win.sh == 1, expand != nil, expandWindow == nil, wholeFloats <= 2 * p.bandFloats {
             let rows = (gh.output + threads - 1) / threads
             let whole = try lines(wholeFloats), dwOut = project == nil ? 0 : try lines(try checkedMul(rows, outRowFloats))
-            let bytes = try checkedMul(try checkedAdd(whole, try checkedMul(dwOut, threads)), 4)
-            return OpPlan(outputs: out, scratchBytes: bytes, flops: flops, aux: [rows, whole, dwOut, 0, 1])
+            // A run on one thread (a batch's small images) takes the regions band by band instead.
+            let bytes = try checkedAdd(claimBytes, try checkedMul(max(try checkedAdd(whole, try checkedMul(dwOut, threads)),
+                                                                      try checkedMul(whole + dwOut, p.regionsPerThread)), 4))
+            return OpPlan(outputs: out, scratchBytes: bytes, flops: flops, aux: [rows, whole, dwOut, 0, 1, claimBytes])
         }
         let perThread = try checkedAdd(try checkedMul(try checkedAdd(expanded, dwOut), 4), tableBytes)
-        return OpPlan(outputs: out, scratchBytes: try checkedMul(perThread, max(threads, 1)), flops: flops,
-                      aux: [band, expanded, dwOut, tableBytes, 0])
+        let bytes = try checkedAdd(claimBytes, try checkedMul(perThread, regions))
+        return OpPlan(outputs: out, scratchBytes: bytes, flops: flops,
+                      aux: [band, expanded, dwOut, tableBytes, 0, claimBytes])
     }
 
     private func flops(_ inputs: [Shape], _ out: [Shape]) throws -> Double {
@@ -139,7 +148,9 @@ final class DepthwiseChainOp: CompiledOp {
             + 2 * Double(pixelsOut) * Double(mid * (win.kh * win.kw + (project == nil ? 0 : cout)))
     }
 
-    /// One image's state for the threads' pieces (a contiguous range of output rows each).
+    /// One image's state for the threads' pieces: a region of output rows each, taken band by
+    /// band from the claims (then bands from the back of other regions), or in whole-image mode
+    /// a fixed range of rows each.
     private struct Pieces {
         let op: DepthwiseChainOp
         let x: UnsafePointer<Float>
@@ -153,14 +164,17 @@ final class DepthwiseChainOp: CompiledOp {
         /// A kernel-row expand's geometry over the chain's input (nil for a 1x1 expand).
         let expandGeometry: (h: AxisGeometry, w: AxisGeometry, span: KernelRowSpan)?
         let pieces: Int, band: Int, expandedFloats: Int, dwFloats: Int, tableBytes: Int
-        /// Whole-image mode (see `plan`): the expanded image is at the scratch's start, followed by
+        /// Whole-image mode (see `plan`): the expanded image is after the claims, followed by
         /// each piece's depthwise output.
         let wholeImage: Bool
+        /// The regions' claims (nil in whole-image mode), in the scratch's first `claimBytes`.
+        let claims: RowClaims?
+        let claimBytes: Int
 
         /// Pixel rows `rows` of the whole expanded image (whole-image mode's first phase).
         func expandPixels(_ rows: Range<Int>) {
             guard let e = op.expand else { return }
-            op.table.gemm(m: h * w, a: x, lda: op.cin, b: e.weights, c: scratch.assumingMemoryBound(to: Float.self), ldc: op.mid,
+            op.table.gemm(m: h * w, a: x, lda: op.cin, b: e.weights, c: (scratch + claimBytes).assumingMemoryBound(to: Float.self), ldc: op.mid,
                           bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation, rows: rows)
         }
 
@@ -182,60 +196,80 @@ final class DepthwiseChainOp: CompiledOp {
             }
         }
 
-        /// Output rows [oh * piece / pieces, oh * (piece + 1) / pieces), band by band.
+        /// Piece `piece`'s output rows, band by band, then bands left in other regions.
         func runPiece(_ piece: Int) {
-            let oh = Int(conv.oh), ow = Int(conv.ow), sh = Int(conv.sh), padTop = Int(conv.pad_top)
-            let reach = (Int(conv.kh) - 1) * Int(conv.dh) + 1
-            let expanded = (scratch + (wholeImage ? 0 : piece * ((expandedFloats + dwFloats) * 4 + tableBytes)))
+            let oh = Int(conv.oh)
+            let expanded = (scratch + claimBytes + (wholeImage ? 0 : piece * ((expandedFloats + dwFloats) * 4 + tableBytes)))
                 .assumingMemoryBound(to: Float.self)
             let dwOut = expanded + expandedFloats + (wholeImage ? piece * dwFloats : 0)
-            let dwAct = op.p.depthwise.epilogue.activation
-            var o0 = oh * piece / pieces
-            let end = oh * (piece + 1) / pieces
             // Expanded rows [held.lowerBound, held.upperBound) of the image are scratch rows 0...: the
             // rows a band shares with the previous one are moved down, not computed again.
             var held = 0..<0
-            while o0 < end {
-                let o1 = min(end, o0 + band)
-                var d = conv
-                if wholeImage {
-                    d.input = UnsafePointer(expanded)
-                } else if op.expand != nil {
-                    // The image rows under output rows [o0, o1) (rows in the padding are not computed);
-                    // band row 0 is image row a: the kernel sees a band-high image padded by padTop + a.
-                    let a = min(h, max(0, o0 * sh - padTop)), b = max(a, min(h, (o1 - 1) * sh - padTop + reach))
-                    var from = a
-                    if held.contains(a) {
-                        let kept = held.upperBound - a
-                        memmove(expanded, expanded + (a - held.lowerBound) * w * op.mid, kept * w * op.mid * 4)
-                        from = min(b, held.upperBound)
-                    }
-                    expandRows(from..<b, into: expanded + (from - a) * w * op.mid, scratchEnd: dwOut + dwFloats)
-                    held = a..<max(b, held.upperBound)
-                    d.input = UnsafePointer(expanded)
-                    d.h = Int64(b - a)
-                    d.pad_top = Int64(padTop + a)
+            guard let claims else {
+                var o0 = oh * piece / pieces
+                let end = oh * (piece + 1) / pieces
+                while o0 < end {
+                    runBand(o0..<min(end, o0 + band), held: &held, expanded: expanded, dwOut: dwOut)
+                    o0 = min(end, o0 + band)
                 }
-                // Into the output at its rows, or into the scratch as rows 0..<(o1 - o0) (the kernel
-                // sees the image shifted up by o0 output rows).
-                var rows = o0..<o1
-                if op.project != nil {
-                    d.output = dwOut
-                    d.pad_top -= Int64(o0 * sh)
-                    rows = 0..<(o1 - o0)
+                return
+            }
+            while let rows = claims.front(piece, upTo: band) {
+                runBand(rows, held: &held, expanded: expanded, dwOut: dwOut)
+            }
+            // Bands from the back of a region whose owner is behind: they share no rows with this
+            // thread's previous band, so each computes all its expanded rows.
+            while let other = claims.fullest() {
+                guard let rows = claims.back(other, upTo: band) else { continue }
+                var none = 0..<0
+                runBand(rows, held: &none, expanded: expanded, dwOut: dwOut)
+            }
+        }
+
+        /// Output rows [o0, o1): their expanded rows (those not in `held`), depthwise, project.
+        private func runBand(_ outRows: Range<Int>, held: inout Range<Int>, expanded: UnsafeMutablePointer<Float>,
+                             dwOut: UnsafeMutablePointer<Float>) {
+            let ow = Int(conv.ow), sh = Int(conv.sh), padTop = Int(conv.pad_top)
+            let reach = (Int(conv.kh) - 1) * Int(conv.dh) + 1
+            let dwAct = op.p.depthwise.epilogue.activation
+            let o0 = outRows.lowerBound, o1 = outRows.upperBound
+            var d = conv
+            if wholeImage {
+                d.input = UnsafePointer(expanded)
+            } else if op.expand != nil {
+                // The image rows under output rows [o0, o1) (rows in the padding are not computed);
+                // band row 0 is image row a: the kernel sees a band-high image padded by padTop + a.
+                let a = min(h, max(0, o0 * sh - padTop)), b = max(a, min(h, (o1 - 1) * sh - padTop + reach))
+                var from = a
+                if held.contains(a) {
+                    let kept = held.upperBound - a
+                    memmove(expanded, expanded + (a - held.lowerBound) * w * op.mid, kept * w * op.mid * 4)
+                    from = min(b, held.upperBound)
                 }
-                withUnsafePointer(to: d) { dp in withUnsafePointer(to: epilogue) { op.table.depthwise(dp, $0, rows.lowerBound, rows.upperBound) } }
-                if dwAct.registerEpilogue == nil {
-                    applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: dwAct), d.output + rows.lowerBound * ow * op.mid,
-                                  rows: rows.count * ow, cols: op.mid, ldc: op.mid, math: op.table.vectorMath)
-                }
-                if let pr = op.project {
-                    let offset = o0 * ow * op.cout
-                    op.table.gemm(m: (o1 - o0) * ow, a: dwOut, lda: op.mid, b: pr.weights, c: y + offset, ldc: op.cout,
-                                  bias: pr.bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + offset },
-                                  activation: pr.activation)
-                }
-                o0 = o1
+                expandRows(from..<b, into: expanded + (from - a) * w * op.mid, scratchEnd: dwOut + dwFloats)
+                held = a..<max(b, held.upperBound)
+                d.input = UnsafePointer(expanded)
+                d.h = Int64(b - a)
+                d.pad_top = Int64(padTop + a)
+            }
+            // Into the output at its rows, or into the scratch as rows 0..<(o1 - o0) (the kernel
+            // sees the image shifted up by o0 output rows).
+            var rows = o0..<o1
+            if op.project != nil {
+                d.output = dwOut
+                d.pad_top -= Int64(o0 * sh)
+                rows = 0..<(o1 - o0)
+            }
+            withUnsafePointer(to: d) { dp in withUnsafePointer(to: epilogue) { op.table.depthwise(dp, $0, rows.lowerBound, rows.upperBound) } }
+            if dwAct.registerEpilogue == nil {
+                applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: dwAct), d.output + rows.lowerBound * ow * op.mid,
+                              rows: rows.count * ow, cols: op.mid, ldc: op.mid, math: op.table.vectorMath)
+            }
+            if let pr = op.project {
+                let offset = o0 * ow * op.cout
+                op.table.gemm(m: (o1 - o0) * ow, a: dwOut, lda: op.mid, b: pr.weights, c: y + offset, ldc: op.cout,
+                              bias: pr.bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + offset },
+                              activation: pr.activation)
             }
         }
     }
@@ -258,11 +292,18 @@ final class DepthwiseChainOp: CompiledOp {
                               c: mid, window: win, h: gh, w: gw)
             let e = dl_epilogue(bias: depthwiseBias.map { UnsafePointer($0.pointer) }, residual: nil, ldResidual: mid,
                                 registerPartOf: p.depthwise.epilogue.activation)
+            let wholeImage = s.aux[4] != 0 && pool.threads > 1
+            let regions = min(pool.threads * p.regionsPerThread, gh.output)
             var job = Pieces(op: self, x: x.f32 + img * ih * iw * cin, y: y.f32 + img * pixels * cout,
                              residual: residual.map { $0 + img * pixels * cout }, scratch: s.scratch!,
-                             conv: d, epilogue: e, h: h, w: w, expandGeometry: expandGeometry, pieces: min(pool.threads, gh.output),
+                             conv: d, epilogue: e, h: h, w: w, expandGeometry: expandGeometry,
+                             pieces: wholeImage ? min(pool.threads, gh.output) : regions,
                              band: s.aux[0], expandedFloats: s.aux[1], dwFloats: s.aux[2], tableBytes: s.aux[3],
-                             wholeImage: s.aux[4] != 0 && pool.threads > 1)
+                             wholeImage: wholeImage, claims: wholeImage ? nil : RowClaims(base: s.scratch!, regions: regions),
+                             claimBytes: s.aux[5])
+            if let claims = job.claims {
+                for i in 0..<claims.regions { claims.reset(i, (gh.output * i / claims.regions)..<(gh.output * (i + 1) / claims.regions)) }
+            }
             if job.wholeImage {
                 var phase = (job: job, split: RowSplit(rows: h * w, threads: pool.threads))
                 pool.parallel(phase.split.count, &phase) { raw, piece in

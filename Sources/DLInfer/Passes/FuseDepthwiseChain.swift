@@ -16,7 +16,7 @@ enum FuseDepthwiseChain {
     static let defaultBandFloats = 1 << 17
 
     /// Returns how many chains there are.
-    static func run(_ g: inout IRGraph, minimumBytes: Int, bandFloats: Int = defaultBandFloats) -> Int {
+    static func run(_ g: inout IRGraph, minimumBytes: Int, bandFloats: Int = defaultBandFloats, regionsPerThread: Int = 1) -> Int {
         var r = Rewriter(moving: &g)
         func bytes(_ v: ValueID) -> Int {
             let s = r.graph.values[v].shape
@@ -29,7 +29,7 @@ enum FuseDepthwiseChain {
                   let v = r.graph.nodes[i].inputs.first, let pi = r.producer[v], !r.removed[pi], r.onlyReadOnceInternally(v),
                   case .conv(let c) = r.graph.nodes[pi].op, isPointwise(c) || isKernelRows(c, r.graph), !c.epilogue.residual,
                   r.graph.nodes[pi].inputs.count == 1, bytes(v) >= minimumBytes else { continue }
-            r.graph.nodes[pi].op = .depthwiseChain(DepthwiseChainParams(expand: c, depthwise: d, project: nil, bandFloats: bandFloats))
+            r.graph.nodes[pi].op = .depthwiseChain(DepthwiseChainParams(expand: c, depthwise: d, project: nil, bandFloats: bandFloats, regionsPerThread: max(1, regionsPerThread)))
             r.graph.nodes[pi].origin += r.graph.nodes[i].origin
             r.remove(i)
             r.setOutputs(pi, r.graph.nodes[i].outputs)
@@ -45,7 +45,7 @@ enum FuseDepthwiseChain {
             case .depthwise(let d) where fusibleDepthwise(d) && r.graph.nodes[i].inputs.count == 1:
                 let n = r.graph.nodes[i]
                 guard max(bytes(n.inputs[0]), bytes(n.outputs[0])) >= minimumBytes else { continue }
-                chain = DepthwiseChainParams(expand: nil, depthwise: d, project: nil, bandFloats: bandFloats)
+                chain = DepthwiseChainParams(expand: nil, depthwise: d, project: nil, bandFloats: bandFloats, regionsPerThread: max(1, regionsPerThread))
             default: continue
             }
             let v = r.graph.nodes[i].outputs[0]

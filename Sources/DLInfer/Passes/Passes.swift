@@ -2,9 +2,10 @@
 enum Passes {
     /// Rewrites `g` in place; returns one line per pass that changed something.
     /// `fuseBandsAbove`, `bandFloats`: the tensor size from which a depthwise conv chains with its
-    /// expand/project convs, and the chains' band size (FuseDepthwiseChain; tests vary both).
+    /// expand/project convs, the chains' band size and regions per thread (FuseDepthwiseChain;
+    /// tests vary them).
     static func optimize(_ g: inout IRGraph, fuseBandsAbove: Int = FuseDepthwiseChain.defaultMinimumBytes,
-                         bandFloats: Int = FuseDepthwiseChain.defaultBandFloats) throws -> [String] {
+                         bandFloats: Int = FuseDepthwiseChain.defaultBandFloats, regionsPerThread: Int = 1) throws -> [String] {
         var report: [String] = []
         func note(_ n: Int, _ what: String) { if n > 0 { report.append("\(n) \(what)") } }
         note(EliminateIdentity.run(&g), "identity ops dropped (Dropout, noise, linear)")
@@ -15,7 +16,7 @@ enum Passes {
         note(FuseEpilogue.fuseResiduals(&g), "residual adds fused into conv/dense epilogues")
         note(FuseEpilogue.fuseActivations(&g), "activations fused into conv/dense epilogues")
         note(FoldPad.intoMaxPool(&g), "ZeroPadding folded into max pooling (after a ReLU)")
-        note(FuseDepthwiseChain.run(&g, minimumBytes: fuseBandsAbove, bandFloats: bandFloats), "depthwise convs run fused with their expand/project convs in row bands")
+        note(FuseDepthwiseChain.run(&g, minimumBytes: fuseBandsAbove, bandFloats: bandFloats, regionsPerThread: regionsPerThread), "depthwise convs run fused with their expand/project convs in row bands")
         let affine = g.nodes.filter { if case .affine = $0.op { return true } else { return false } }.count
         note(affine, "per-channel affine ops remain (BatchNormalization/Rescaling not after a conv/dense)")
         return report

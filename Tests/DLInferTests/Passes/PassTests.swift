@@ -200,12 +200,24 @@ import Testing
                 }
             }
         }
+        // Three regions per thread: at one thread the first region's owner takes the other two
+        // band by band from their backs (no rows carried between those bands); at three threads
+        // threads take bands from nine regions. Both give the default split's output bit for bit.
+        let a = try NpyArray(path: "\(dir)/\(m.inputs[0])")
+        guard case .float32(let x) = a.values else { Issue.record("float input expected"); return }
+        for bandFloats in [5000, 1 << 17] {
+            let owned = try Model(path: "\(dir)/\(m.model)", fuseBandsAbove: 0, bandFloats: bandFloats)
+            let shared = try Model(path: "\(dir)/\(m.model)", fuseBandsAbove: 0, bandFloats: bandFloats, regionsPerThread: 3)
+            for threads in [1, 3] {
+                let y0 = try Session(model: owned, options: SessionOptions(threads: threads)).run([(a.shape, .float32(x))])
+                let y1 = try Session(model: shared, options: SessionOptions(threads: threads)).run([(a.shape, .float32(x))])
+                #expect(y0[0].data == y1[0].data, "band \(bandFloats) floats, \(threads) threads: bands taken from other regions differ")
+            }
+        }
         let plain = try Model(path: "\(dir)/\(m.model)")
         #expect(plain.optimizationReport.joined().contains("17 depthwise convs run fused with their"), "tensors of every size chain by default")
         let apart = try Model(path: "\(dir)/\(m.model)", fuseBandsAbove: Int.max, bandFloats: 1 << 17)
         #expect(!apart.optimizationReport.joined().contains("run fused with their"), "\(apart.optimizationReport)")
-        let a = try NpyArray(path: "\(dir)/\(m.inputs[0])")
-        guard case .float32(let x) = a.values else { Issue.record("float input expected"); return }
         let y = try Session(model: apart, options: SessionOptions(threads: 2)).run([(a.shape, .float32(x))])
         let ref = try NpyArray(path: "\(dir)/\(m.outputs[0])")
         let miss = Fixtures.compare(y[0].data, ref.floats, m.tolerance, argmaxClasses: ref.shape.last)
