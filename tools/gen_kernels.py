@@ -777,8 +777,108 @@ public func {low}WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: In
     }}
 }}
 """
+    src += winograd2x2()
     return (src.replace("{low}", low).replace("{lanes}", str(lanes)).replace("{input_body}", input_body)
             .replace("{output_channels}", output_channels).replace("{{", "{").replace("}}", "}"))
+
+
+def winograd2x2():
+    """Winograd F(2x2, 3x3): 4x4 input tiles, 16 products, 2x2 outputs (B^T and A^T are 0/1/-1,
+    so the transforms are additions only). Same layout and epilogue as F(4x4, 3x3)."""
+    lines = []
+    w = lines.append
+    for i in range(4):
+        w("            let " + ", ".join("d%d%d = at(%d, %d)" % (i, j, i, j) for j in range(4)))
+
+    def bt(x):  # B^T x for x[0..3]
+        return ["%s - %s" % (x[0], x[2]), "%s + %s" % (x[1], x[2]), "%s - %s" % (x[2], x[1]), "%s - %s" % (x[1], x[3])]
+    for j in range(4):
+        for i, v in enumerate(bt(["d%d%d" % (k, j) for k in range(4)])):
+            w("            let t%d%d = %s" % (i, j, v))
+    for i in range(4):
+        for j, v in enumerate(bt(["t%d%d" % (i, k) for k in range(4)])):
+            w("            put(%d, %s)" % (i * 4 + j, v))
+    input_body = "\n".join(lines)
+    out = []
+    ind = "    "
+
+    def at(x):  # A^T x for x[0..3]
+        return ["%s + %s + %s" % (x[0], x[1], x[2]), "%s - %s - %s" % (x[1], x[2], x[3])]
+    for i in range(4):
+        out.append(ind + "let " + ", ".join("m%d%d = winogradLoad(full, m + (%d * tiles * n + tile * n + ch), lanes)"
+                                             % (i, j, i * 4 + j) for j in range(4)))
+    for j in range(4):
+        for i, v in enumerate(at(["m%d%d" % (k, j) for k in range(4)])):
+            out.append(ind + "let s%d%d = %s" % (i, j, v))
+    for i in range(2):
+        for j, v in enumerate(at(["s%d%d" % (i, k) for k in range(4)])):
+            out.append(ind + "if oy0 + %d < oh && ox0 + %d < ow {" % (i, j))
+            out.append(ind + "    winogradFinish(%s, y, (oy0 + %d) * ow + ox0 + %d, n, ch, lanes, full, bias, residual, act, lo, hi)"
+                       % (v, i, j))
+            out.append(ind + "}")
+    output_channels = "\n".join(out)
+    src = """
+/// Winograd F(2x2, 3x3) input transform of tiles [tileBegin, tileEnd) of one image ([h, w, c] at
+/// x): tile t covers input rows t / tilesW * 2 - padTop ..< +4 and columns likewise (zero outside
+/// the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci (16 products).
+public func {low}Winograd2x2Input(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ padTop: Int, _ padLeft: Int,
+                                  _ tilesW: Int, _ tiles: Int, _ v: UnsafeMutablePointer<Float>, _ tileBegin: Int, _ tileEnd: Int) {{
+    for tile in tileBegin..<tileEnd {{
+        let y0 = tile / tilesW * 2 - padTop, x0 = tile % tilesW * 2 - padLeft
+        var c0 = 0
+        while c0 < c {{
+            let lanes = c - c0, ch = c0
+            @inline(__always) func at(_ i: Int, _ j: Int) -> V {{
+                let y = y0 + i, xx = x0 + j
+                if y < 0 || y >= h || xx < 0 || xx >= w {{ return V() }}
+                let src = x + ((y * w + xx) * c + ch)
+                return lanes >= {lanes} ? load(src) : partial(src, lanes)
+            }}
+            @inline(__always) func put(_ e: Int, _ value: V) {{
+                let dst = v + (e * tiles * c + tile * c + ch)
+                if lanes >= {lanes} {{ store(value, dst) }} else {{ storePartial(value, dst, lanes) }}
+            }}
+{input2_body}
+            c0 += {lanes}
+        }}
+    }}
+}}
+
+/// A^T m A of an F(2x2, 3x3) tile's channels (see `winogradOutputChannels`).
+@_transparent
+private func winograd2x2OutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tile: Int, _ ch: Int,
+                                       _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
+                                       _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {{
+{output2_channels}
+}}
+
+/// Winograd F(2x2, 3x3) output transform of tiles [tileBegin, tileEnd): from the 16 products
+/// m[e * tiles * n + t * n + co], y = A^T m A for the tile's pixels inside [oh, ow], then the
+/// epilogue (as `{low}WinogradOutput`).
+public func {low}Winograd2x2Output(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tilesW: Int, _ oh: Int, _ ow: Int,
+                                   _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
+                                   _ tileBegin: Int, _ tileEnd: Int) {{
+    let ep = epilogue.pointee
+    let act = ep.activation, lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
+    let residual: UnsafePointer<Float>? = ep.residual
+    for tile in tileBegin..<tileEnd {{
+        let oy0 = tile / tilesW * 2, ox0 = tile % tilesW * 2
+        var c0 = 0
+        while c0 < n {{
+            let lanes = n - c0, ch = c0
+            var b = V()
+            if let bias = ep.bias {{ b = load(bias + ch) }}
+            if lanes >= {lanes} {{
+                winograd2x2OutputChannels(true, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
+            }} else {{
+                winograd2x2OutputChannels(false, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
+            }}
+            c0 += {lanes}
+        }}
+    }}
+}}
+"""
+    return src.replace("{input2_body}", input_body).replace("{output2_channels}", output_channels)
 
 
 def patches(name, lanes):

@@ -299,3 +299,121 @@ public func avx2WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int
         }
     }
 }
+
+/// Winograd F(2x2, 3x3) input transform of tiles [tileBegin, tileEnd) of one image ([h, w, c] at
+/// x): tile t covers input rows t / tilesW * 2 - padTop ..< +4 and columns likewise (zero outside
+/// the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci (16 products).
+public func avx2Winograd2x2Input(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ padTop: Int, _ padLeft: Int,
+                                  _ tilesW: Int, _ tiles: Int, _ v: UnsafeMutablePointer<Float>, _ tileBegin: Int, _ tileEnd: Int) {
+    for tile in tileBegin..<tileEnd {
+        let y0 = tile / tilesW * 2 - padTop, x0 = tile % tilesW * 2 - padLeft
+        var c0 = 0
+        while c0 < c {
+            let lanes = c - c0, ch = c0
+            @inline(__always) func at(_ i: Int, _ j: Int) -> V {
+                let y = y0 + i, xx = x0 + j
+                if y < 0 || y >= h || xx < 0 || xx >= w { return V() }
+                let src = x + ((y * w + xx) * c + ch)
+                return lanes >= 8 ? load(src) : partial(src, lanes)
+            }
+            @inline(__always) func put(_ e: Int, _ value: V) {
+                let dst = v + (e * tiles * c + tile * c + ch)
+                if lanes >= 8 { store(value, dst) } else { storePartial(value, dst, lanes) }
+            }
+            let d00 = at(0, 0), d01 = at(0, 1), d02 = at(0, 2), d03 = at(0, 3)
+            let d10 = at(1, 0), d11 = at(1, 1), d12 = at(1, 2), d13 = at(1, 3)
+            let d20 = at(2, 0), d21 = at(2, 1), d22 = at(2, 2), d23 = at(2, 3)
+            let d30 = at(3, 0), d31 = at(3, 1), d32 = at(3, 2), d33 = at(3, 3)
+            let t00 = d00 - d20
+            let t10 = d10 + d20
+            let t20 = d20 - d10
+            let t30 = d10 - d30
+            let t01 = d01 - d21
+            let t11 = d11 + d21
+            let t21 = d21 - d11
+            let t31 = d11 - d31
+            let t02 = d02 - d22
+            let t12 = d12 + d22
+            let t22 = d22 - d12
+            let t32 = d12 - d32
+            let t03 = d03 - d23
+            let t13 = d13 + d23
+            let t23 = d23 - d13
+            let t33 = d13 - d33
+            put(0, t00 - t02)
+            put(1, t01 + t02)
+            put(2, t02 - t01)
+            put(3, t01 - t03)
+            put(4, t10 - t12)
+            put(5, t11 + t12)
+            put(6, t12 - t11)
+            put(7, t11 - t13)
+            put(8, t20 - t22)
+            put(9, t21 + t22)
+            put(10, t22 - t21)
+            put(11, t21 - t23)
+            put(12, t30 - t32)
+            put(13, t31 + t32)
+            put(14, t32 - t31)
+            put(15, t31 - t33)
+            c0 += 8
+        }
+    }
+}
+
+/// A^T m A of an F(2x2, 3x3) tile's channels (see `winogradOutputChannels`).
+@_transparent
+private func winograd2x2OutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tile: Int, _ ch: Int,
+                                       _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
+                                       _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
+    let m00 = winogradLoad(full, m + (0 * tiles * n + tile * n + ch), lanes), m01 = winogradLoad(full, m + (1 * tiles * n + tile * n + ch), lanes), m02 = winogradLoad(full, m + (2 * tiles * n + tile * n + ch), lanes), m03 = winogradLoad(full, m + (3 * tiles * n + tile * n + ch), lanes)
+    let m10 = winogradLoad(full, m + (4 * tiles * n + tile * n + ch), lanes), m11 = winogradLoad(full, m + (5 * tiles * n + tile * n + ch), lanes), m12 = winogradLoad(full, m + (6 * tiles * n + tile * n + ch), lanes), m13 = winogradLoad(full, m + (7 * tiles * n + tile * n + ch), lanes)
+    let m20 = winogradLoad(full, m + (8 * tiles * n + tile * n + ch), lanes), m21 = winogradLoad(full, m + (9 * tiles * n + tile * n + ch), lanes), m22 = winogradLoad(full, m + (10 * tiles * n + tile * n + ch), lanes), m23 = winogradLoad(full, m + (11 * tiles * n + tile * n + ch), lanes)
+    let m30 = winogradLoad(full, m + (12 * tiles * n + tile * n + ch), lanes), m31 = winogradLoad(full, m + (13 * tiles * n + tile * n + ch), lanes), m32 = winogradLoad(full, m + (14 * tiles * n + tile * n + ch), lanes), m33 = winogradLoad(full, m + (15 * tiles * n + tile * n + ch), lanes)
+    let s00 = m00 + m10 + m20
+    let s10 = m10 - m20 - m30
+    let s01 = m01 + m11 + m21
+    let s11 = m11 - m21 - m31
+    let s02 = m02 + m12 + m22
+    let s12 = m12 - m22 - m32
+    let s03 = m03 + m13 + m23
+    let s13 = m13 - m23 - m33
+    if oy0 + 0 < oh && ox0 + 0 < ow {
+        winogradFinish(s00 + s01 + s02, y, (oy0 + 0) * ow + ox0 + 0, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 0 < oh && ox0 + 1 < ow {
+        winogradFinish(s01 - s02 - s03, y, (oy0 + 0) * ow + ox0 + 1, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 1 < oh && ox0 + 0 < ow {
+        winogradFinish(s10 + s11 + s12, y, (oy0 + 1) * ow + ox0 + 0, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+    if oy0 + 1 < oh && ox0 + 1 < ow {
+        winogradFinish(s11 - s12 - s13, y, (oy0 + 1) * ow + ox0 + 1, n, ch, lanes, full, bias, residual, act, lo, hi)
+    }
+}
+
+/// Winograd F(2x2, 3x3) output transform of tiles [tileBegin, tileEnd): from the 16 products
+/// m[e * tiles * n + t * n + co], y = A^T m A for the tile's pixels inside [oh, ow], then the
+/// epilogue (as `avx2WinogradOutput`).
+public func avx2Winograd2x2Output(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tilesW: Int, _ oh: Int, _ ow: Int,
+                                   _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
+                                   _ tileBegin: Int, _ tileEnd: Int) {
+    let ep = epilogue.pointee
+    let act = ep.activation, lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
+    let residual: UnsafePointer<Float>? = ep.residual
+    for tile in tileBegin..<tileEnd {
+        let oy0 = tile / tilesW * 2, ox0 = tile % tilesW * 2
+        var c0 = 0
+        while c0 < n {
+            let lanes = n - c0, ch = c0
+            var b = V()
+            if let bias = ep.bias { b = load(bias + ch) }
+            if lanes >= 8 {
+                winograd2x2OutputChannels(true, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
+            } else {
+                winograd2x2OutputChannels(false, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
+            }
+            c0 += 8
+        }
+    }
+}

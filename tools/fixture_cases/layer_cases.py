@@ -130,6 +130,15 @@ def _(c):
     return _model(c.K, i, c.L.Conv2D(3, 3, dilation_rate=(2, 1))(x))
 
 
+@case("conv2d_winograd2x2", gens=("keras3",), k3_forms=("h5",),
+      note="relu(Conv2D(88, 3, padding=same)(x) + x) on 13x11x88: dlinfer runs it through Winograd F(2x2, 3x3) "
+           "(few 4x4 output tiles, over 1 MB of F(4x4) weights), edge tiles cut by the odd sizes, the add fused")
+def _(c):
+    i = c.K.Input((13, 11, 88))
+    y = c.L.Conv2D(88, 3, padding="same")(i)
+    return _model(c.K, i, c.L.Activation("relu")(c.L.Add()([y, i])))
+
+
 @case("conv2d_groups2", note="Conv2D(6, 3, groups=2, padding=valid), input (8, 8, 4) (reference computed by TensorFlow on CPU, which supports grouped conv in TF 2.21; cross-checked against Keras 3 JAX)")
 def _(c):
     i = c.K.Input((8, 8, 4))

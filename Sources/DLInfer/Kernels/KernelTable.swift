@@ -146,10 +146,12 @@ final class KernelTable {
     let packWidth: (_ n: Int) -> Int
     let sgemm: SgemmKernel
     let convGemm: ConvGemmKernel
-    /// Winograd F(4x4, 3x3) transforms (Kernels/Winograd.swift) and the finiteness check that
-    /// decides whether they may be used on an input.
+    /// Winograd F(4x4, 3x3) and F(2x2, 3x3) transforms (Kernels/Winograd.swift) and the
+    /// finiteness check that decides whether they may be used on an input.
     let winogradInput: WinogradInputKernel
     let winogradOutput: WinogradOutputKernel
+    let winograd2x2Input: WinogradInputKernel
+    let winograd2x2Output: WinogradOutputKernel
     let allFinite: (_ p: UnsafePointer<Float>, _ count: Int) -> Bool
     let im2col: Im2colKernel
     /// Lanes per vector and the FMA throughput probe (Kernels/Peak.swift).
@@ -160,7 +162,7 @@ final class KernelTable {
     /// Max or average pooling over output rows [rowBegin, rowEnd).
     let pool: PoolKernel
 
-    init(tier: ISATier, panelWidth: Int, packWidth: @escaping (_ n: Int) -> Int, sgemm: @escaping SgemmKernel, convGemm: @escaping ConvGemmKernel, winogradInput: @escaping WinogradInputKernel, winogradOutput: @escaping WinogradOutputKernel, allFinite: @escaping (_ p: UnsafePointer<Float>, _ count: Int) -> Bool, im2col: @escaping Im2colKernel, lanes: Int, fmaProbe: @escaping (_ iterations: Int, _ sink: UnsafeMutablePointer<Float>) -> Void, depthwise: @escaping DepthwiseKernel, pool: @escaping PoolKernel) {
+    init(tier: ISATier, panelWidth: Int, packWidth: @escaping (_ n: Int) -> Int, sgemm: @escaping SgemmKernel, convGemm: @escaping ConvGemmKernel, winogradInput: @escaping WinogradInputKernel, winogradOutput: @escaping WinogradOutputKernel, winograd2x2Input: @escaping WinogradInputKernel, winograd2x2Output: @escaping WinogradOutputKernel, allFinite: @escaping (_ p: UnsafePointer<Float>, _ count: Int) -> Bool, im2col: @escaping Im2colKernel, lanes: Int, fmaProbe: @escaping (_ iterations: Int, _ sink: UnsafeMutablePointer<Float>) -> Void, depthwise: @escaping DepthwiseKernel, pool: @escaping PoolKernel) {
         self.tier = tier
         self.panelWidth = panelWidth
         self.packWidth = packWidth
@@ -168,12 +170,19 @@ final class KernelTable {
         self.convGemm = convGemm
         self.winogradInput = winogradInput
         self.winogradOutput = winogradOutput
+        self.winograd2x2Input = winograd2x2Input
+        self.winograd2x2Output = winograd2x2Output
         self.allFinite = allFinite
         self.im2col = im2col
         self.lanes = lanes
         self.fmaProbe = fmaProbe
         self.depthwise = depthwise
         self.pool = pool
+    }
+
+    /// The input and output transforms of a Winograd variant.
+    func winogradKernels(_ v: Winograd.Variant) -> (input: WinogradInputKernel, output: WinogradOutputKernel) {
+        v.m == 2 ? (winograd2x2Input, winograd2x2Output) : (winogradInput, winogradOutput)
     }
 
     /// The tier's transcendentals and softmax / LayerNorm row kernels.
@@ -188,13 +197,13 @@ final class KernelTable {
     static func make(_ tier: ISATier) -> KernelTable {
         switch tier {
         case .avx512:
-            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, convGemm: avx512ConvGemm, winogradInput: avx512WinogradInput, winogradOutput: avx512WinogradOutput,
+            return KernelTable(tier: tier, panelWidth: avx512PanelWidth, packWidth: avx512PanelWidth(forColumns:), sgemm: avx512Sgemm, convGemm: avx512ConvGemm, winogradInput: avx512WinogradInput, winogradOutput: avx512WinogradOutput, winograd2x2Input: avx512Winograd2x2Input, winograd2x2Output: avx512Winograd2x2Output,
                                allFinite: avx512AllFinite, im2col: avx512Im2col, lanes: avx512Lanes, fmaProbe: avx512FmaProbe, depthwise: avx512Depthwise, pool: avx512Pool)
         case .avx2:
-            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, convGemm: avx2ConvGemm, winogradInput: avx2WinogradInput, winogradOutput: avx2WinogradOutput,
+            return KernelTable(tier: tier, panelWidth: avx2PanelWidth, packWidth: avx2PanelWidth(forColumns:), sgemm: avx2Sgemm, convGemm: avx2ConvGemm, winogradInput: avx2WinogradInput, winogradOutput: avx2WinogradOutput, winograd2x2Input: avx2Winograd2x2Input, winograd2x2Output: avx2Winograd2x2Output,
                                allFinite: avx2AllFinite, im2col: avx2Im2col, lanes: avx2Lanes, fmaProbe: avx2FmaProbe, depthwise: avx2Depthwise, pool: avx2Pool)
         case .scalar:
-            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, convGemm: scalarConvGemm, winogradInput: scalarWinogradInput, winogradOutput: scalarWinogradOutput,
+            return KernelTable(tier: tier, panelWidth: scalarPanelWidth, packWidth: { _ in scalarPanelWidth }, sgemm: scalarSgemm, convGemm: scalarConvGemm, winogradInput: scalarWinogradInput, winogradOutput: scalarWinogradOutput, winograd2x2Input: scalarWinograd2x2Input, winograd2x2Output: scalarWinograd2x2Output,
                                allFinite: scalarAllFinite, im2col: scalarIm2col, lanes: 1, fmaProbe: scalarFmaProbe, depthwise: scalarDepthwise, pool: scalarPool)
         }
     }

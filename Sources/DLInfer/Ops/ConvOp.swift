@@ -23,9 +23,11 @@ final class ConvOp: CompiledOp {
     let kernelRows: Bool
     /// cg zeros (kw * cg for kernel rows): what the indirection table points at for taps in the padding.
     let zeros: AlignedBuffer
-    /// A 3x3 stride-1 convolution's 36 Winograd-domain weight matrices (Kernels/Winograd.swift),
-    /// used when the image has at least `winogradMinTiles` 4x4 output tiles and is finite.
+    /// A 3x3 stride-1 convolution's Winograd-domain weight matrices (Kernels/Winograd.swift), 36
+    /// for F(4x4, 3x3) or 16 for F(2x2, 3x3), used when the image has at least
+    /// `winogradMinTiles` output tiles and is finite.
     let winograd: [PackedMatrix]
+    let winogradVariant: Winograd.Variant
     let constants: [[Int]]
 
     /// Below `ConvParams.indirectMinChannels` channels a tap's row is too short for the indirect
@@ -39,6 +41,16 @@ final class ConvOp: CompiledOp {
     /// 32 -> 64 channels) Winograd still beat the indirect GEMM: the small CNN's min latency went
     /// from 50.0 to 46.9 us (dlbench, interleaved runs of both builds).
     static let winogradMinTiles = 9
+    /// F(2x2, 3x3) instead of F(4x4, 3x3) when the output (its static shape) has fewer 4x4 tiles
+    /// than this and the F(4x4) weights exceed `winograd2x2AboveBytes`: each of the 36 weight
+    /// matrices then serves too few rows to hide streaming it from memory, and F(2x2) has 4x the
+    /// rows per matrix and 16 / 36 of the weights. ResNet50's conv4 3x3 layers (14x14, 16 tiles,
+    /// 9.4 MB of F(4x4) weights) went 1.40-1.53 -> 1.06-1.11 ms at one thread, 0.71-0.73 -> 0.56-0.59
+    /// ms at two; its conv5 3x3 layers (7x7, too few 4x4 tiles for F(4x4), so an indirect GEMM
+    /// before) run F(2x2) in the same time at one thread, 0.78 -> 0.73 ms at two (per-op minimums,
+    /// interleaved).
+    static let winograd2x2BelowTiles = 32
+    static let winograd2x2AboveBytes = 1 << 20
 
     init(_ node: Node, _ p: ConvParams, _ g: IRGraph, _ table: KernelTable) throws {
         self.node = node
@@ -63,8 +75,12 @@ final class ConvOp: CompiledOp {
         kernelRows = p.runsOverKernelRows(inputChannels: cg)
         zeros = try AlignedBuffer(count: indirect ? cg : kernelRows ? win.kw * cg : 0)
         let win3x3 = win.rank == 2 && win.kh == 3 && win.kw == 3 && win.sh == 1 && win.sw == 1 && win.dh == 1 && win.dw == 1
+        let out = g.values[node.outputs[0]].shape
+        let tiles4x4 = out.count == 4 && out[1] > 0 && out[2] > 0 ? ((out[1] + 3) / 4) * ((out[2] + 3) / 4) : Int.max
+        let variant = tiles4x4 < Self.winograd2x2BelowTiles && 36 * 4 * cg * cout > Self.winograd2x2AboveBytes ? Winograd.f2x2 : Winograd.f4x4
+        winogradVariant = variant
         winograd = indirect && win3x3 && cout >= Self.indirectMinChannels
-            ? try w.data.withUnsafeBufferPointer { try Winograd.transformWeights($0.baseAddress!, cin: cg, cout: cout, table: table) }
+            ? try w.data.withUnsafeBufferPointer { try Winograd.transformWeights($0.baseAddress!, cin: cg, cout: cout, table: table, variant: variant) }
             : []
         constants = g.constantShapes
     }
@@ -73,7 +89,7 @@ final class ConvOp: CompiledOp {
         let w = p.window
         let k = w.rank == 1 ? "\(w.kw)" : "\(w.kh)x\(w.kw)"
         let s = w.sh == 1 && w.sw == 1 ? "" : "/\(w.rank == 1 ? "\(w.sw)" : "\(w.sh)x\(w.sw)")"
-        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : !winograd.isEmpty ? "winograd|indirect gemm" : indirect ? "indirect gemm" : kernelRows ? "kernel-row gemm" : "im2col+gemm") \(table.tier.rawValue)"
+        return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : !winograd.isEmpty ? (winogradVariant.m == 2 ? "winograd2x2|indirect gemm" : "winograd|indirect gemm") : indirect ? "indirect gemm" : kernelRows ? "kernel-row gemm" : "im2col+gemm") \(table.tier.rawValue)"
     }
 
     func plan(_ inputs: [Shape]) throws -> OpPlan {
@@ -99,9 +115,10 @@ final class ConvOp: CompiledOp {
             scratch = try checkedMul(try checkedMul(pixels, rowLen), 4)
         }
         if useWinograd(oh: oh, ow: ow) {
-            // The input transform [36][tiles][cin], then the products [36][tiles][cout].
-            let tiles = try checkedMul((oh + 3) / 4, (ow + 3) / 4)
-            let floats = try checkedMul(try checkedMul(36, tiles), try checkedAdd(cg, cout))
+            // The input transform [products][tiles][cin], then the products [products][tiles][cout].
+            let edge = winogradVariant.m
+            let tiles = try checkedMul((oh + edge - 1) / edge, (ow + edge - 1) / edge)
+            let floats = try checkedMul(try checkedMul(winogradVariant.products, tiles), try checkedAdd(cg, cout))
             scratch = max(scratch, try checkedMul(floats, 4))
         }
         let flops = 2 * Double(try checkedCount(out[0])) * Double(rowLen)
@@ -130,15 +147,16 @@ final class ConvOp: CompiledOp {
     }
 
     private func useWinograd(oh: Int, ow: Int) -> Bool {
-        !winograd.isEmpty && ((oh + 3) / 4) * ((ow + 3) / 4) >= Self.winogradMinTiles
+        let edge = winogradVariant.m
+        return !winograd.isEmpty && ((oh + edge - 1) / edge) * ((ow + edge - 1) / edge) >= Self.winogradMinTiles
     }
 
     /// A Winograd conv run's state for the threads' pieces (tiles in the transforms, some of the
-    /// 36 GEMMs in between).
+    /// 36 or 16 GEMMs in between).
     private struct WinogradPieces {
         let op: ConvOp
         let tileSplit: RowSplit
-        /// The 36 GEMMs in a few pieces (one per closure call, not one call each).
+        /// The GEMMs in a few pieces (one per closure call, not one call each).
         let gemmSplit: RowSplit
         let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
         let residual: UnsafePointer<Float>?
@@ -148,15 +166,16 @@ final class ConvOp: CompiledOp {
         var epilogue = dl_epilogue()
     }
 
-    /// Runs the convolution through Winograd F(4x4, 3x3): input transform, 36 GEMMs, output
+    /// Runs the convolution through Winograd F(4x4, 3x3) or F(2x2, 3x3): input transform, 36 or 16 GEMMs, output
     /// transform with the epilogue; each phase split among the threads.
     private func runWinograd(_ s: Step, n: Int, h: Int, w: Int, c: Int, gh: AxisGeometry, gw: AxisGeometry, residual: UnsafePointer<Float>?) {
-        let tilesW = (gw.output + 3) / 4, tiles = ((gh.output + 3) / 4) * tilesW
+        let edge = winogradVariant.m, products = winogradVariant.products
+        let tilesW = (gw.output + edge - 1) / edge, tiles = ((gh.output + edge - 1) / edge) * tilesW
         let v = s.scratch!.assumingMemoryBound(to: Float.self)
         let pool = s.pool(perImageOf: n)
         var job = WinogradPieces(op: self, tileSplit: RowSplit(rows: tiles, threads: pool.threads, align: 1, minimumRows: 4),
-                                 gemmSplit: RowSplit(rows: 36, threads: pool.threads, align: 1, minimumRows: 1),
-                                 x: s.inputs[0].f32, y: s.outputs[0].f32, residual: residual, v: v, m: v + 36 * tiles * c,
+                                 gemmSplit: RowSplit(rows: products, threads: pool.threads, align: 1, minimumRows: 1),
+                                 x: s.inputs[0].f32, y: s.outputs[0].f32, residual: residual, v: v, m: v + products * tiles * c,
                                  h: h, w: w, c: c, oh: gh.output, ow: gw.output, tilesW: tilesW, tiles: tiles,
                                  padTop: gh.padBefore, padLeft: gw.padBefore)
         for img in 0..<n {
@@ -167,7 +186,7 @@ final class ConvOp: CompiledOp {
             pool.parallel(job.tileSplit.count, &job) { raw, piece in
                 let j = raw.assumingMemoryBound(to: WinogradPieces.self).pointee
                 let r = j.tileSplit.range(piece)
-                j.op.table.winogradInput(j.x + j.image * j.h * j.w * j.c, j.h, j.w, j.c, j.padTop, j.padLeft, j.tilesW, j.tiles, j.v,
+                j.op.table.winogradKernels(j.op.winogradVariant).input(j.x + j.image * j.h * j.w * j.c, j.h, j.w, j.c, j.padTop, j.padLeft, j.tilesW, j.tiles, j.v,
                                          r.lowerBound, r.upperBound)
             }
             pool.parallel(job.gemmSplit.count, &job) { raw, piece in
@@ -181,7 +200,7 @@ final class ConvOp: CompiledOp {
                 let j = raw.assumingMemoryBound(to: WinogradPieces.self), op = j.pointee.op
                 let r = j.pointee.tileSplit.range(piece), image = j.pointee.image
                 withUnsafePointer(to: j.pointee.epilogue) { e in
-                    op.table.winogradOutput(j.pointee.m, j.pointee.tiles, op.cout, j.pointee.tilesW, j.pointee.oh, j.pointee.ow,
+                    op.table.winogradKernels(op.winogradVariant).output(j.pointee.m, j.pointee.tiles, op.cout, j.pointee.tilesW, j.pointee.oh, j.pointee.ow,
                                             j.pointee.y + image * j.pointee.oh * j.pointee.ow * op.cout, e, r.lowerBound, r.upperBound)
                 }
             }

@@ -183,31 +183,37 @@ import Testing
         Case(h: 8, w: 8, c: 20, n: 16, kh: 3, kw: 3, stride: 1, dilation: 1, padding: .explicit(top: 2, bottom: 0, left: 0, right: 1)),
     ]
 
-    @Test("every tier's Winograd transforms match a direct convolution", arguments: winogradCases)
-    func winogradMatchesReference(_ t: Case) throws {
+    @Test("every tier's Winograd F(4x4, 3x3) and F(2x2, 3x3) transforms match a direct convolution",
+          arguments: winogradCases, [Winograd.f4x4, Winograd.f2x2])
+    func winogradMatchesReference(_ t: Case, _ variant: Winograd.Variant) throws {
         let problem = try Problem(t, seed: UInt64(t.h * 31 + t.w * 17 + t.c * 7 + t.n))
         let (x, kernel, bias, residual, gh, gw, direct) = (problem.x, problem.kernel, problem.bias, problem.residual,
                                                            problem.gh, problem.gw, problem.direct)
         let k = 9 * t.c, pixels = gh.output * gw.output
-        let tilesW = (gw.output + 3) / 4, tiles = ((gh.output + 3) / 4) * tilesW
+        let edge = variant.m, products = variant.products
+        let tilesW = (gw.output + edge - 1) / edge, tiles = ((gh.output + edge - 1) / edge) * tilesW
         for tier in ISATier.supported {
             let table = KernelTable.make(tier)
-            let u = try kernel.withUnsafeBufferPointer { try Winograd.transformWeights($0.baseAddress!, cin: t.c, cout: t.n, table: table) }
+            let (input, output) = table.winogradKernels(variant)
+            let u = try kernel.withUnsafeBufferPointer {
+                try Winograd.transformWeights($0.baseAddress!, cin: t.c, cout: t.n, table: table, variant: variant)
+            }
+            #expect(u.count == products)
             let padded = try paddedBias(bias, panelWidth: table.panelWidth)
-            var v = [Float](repeating: .nan, count: 36 * tiles * t.c), m = [Float](repeating: .nan, count: 36 * tiles * t.n)
+            var v = [Float](repeating: .nan, count: products * tiles * t.c), m = [Float](repeating: .nan, count: products * tiles * t.n)
             var got = [Float](repeating: .nan, count: pixels * t.n)
             x.withUnsafeBufferPointer { xp in
                 v.withUnsafeMutableBufferPointer { vp in
                     // Two pieces of tiles, as two threads would run them.
                     for r in [0..<(tiles / 2), (tiles / 2)..<tiles] {
-                        table.winogradInput(xp.baseAddress!, t.h, t.w, t.c, gh.padBefore, gw.padBefore, tilesW, tiles, vp.baseAddress!,
-                                            r.lowerBound, r.upperBound)
+                        input(xp.baseAddress!, t.h, t.w, t.c, gh.padBefore, gw.padBefore, tilesW, tiles, vp.baseAddress!,
+                              r.lowerBound, r.upperBound)
                     }
                 }
             }
             v.withUnsafeBufferPointer { vp in
                 m.withUnsafeMutableBufferPointer { mp in
-                    for e in 0..<36 {
+                    for e in 0..<products {
                         table.gemm(m: tiles, a: vp.baseAddress! + e * tiles * t.c, lda: t.c, b: u[e], c: mp.baseAddress! + e * tiles * t.n,
                                    ldc: t.n, bias: nil, residual: nil, activation: .linear)
                     }
@@ -218,17 +224,35 @@ import Testing
                                     activation: Int32(DL_ACT_CLAMP), lo: -1, hi: 6)
                 m.withUnsafeBufferPointer { mp in
                     got.withUnsafeMutableBufferPointer { gp in
-                        table.winogradOutput(mp.baseAddress!, tiles, t.n, tilesW, gh.output, gw.output, gp.baseAddress!, &e, 0, tiles)
+                        output(mp.baseAddress!, tiles, t.n, tilesW, gh.output, gw.output, gp.baseAddress!, &e, 0, tiles)
                     }
                 }
             }
             let want = direct.indices.map { i in min(max(Float(direct[i]) + bias[i % t.n] + residual[i], -1), 6) }
             let tolerance: Float = 2e-5 * Float(k).squareRoot() * 4
             let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance * max(1, abs($0.element.1))) }
-            #expect(bad == nil, "\(tier) \(t): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
+            #expect(bad == nil, "\(tier) \(t) F(\(edge)x\(edge)): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
             let x2 = x.indices.map { $0 == 5 ? Float.infinity : x[$0] }
             #expect(x2.withUnsafeBufferPointer { table.allFinite($0.baseAddress!, $0.count) } == false, "\(tier): an infinity is seen")
             #expect(x.withUnsafeBufferPointer { table.allFinite($0.baseAddress!, $0.count) }, "\(tier): finite data is finite")
+        }
+    }
+
+    /// Few 4x4 output tiles and over 1 MB of F(4x4) weights: the conv runs through F(2x2, 3x3)
+    /// (the fixture's Keras output is checked by KerasFixtureTests at every tier); a large image
+    /// or small weights keep F(4x4, 3x3).
+    @Test func winogradVariantFollowsTilesAndWeights() throws {
+        let model = try Model(path: "\(Fixtures.root)/keras3_conv2d_winograd2x2_h5/model.h5")
+        let convs = model.compiled.ops.compactMap { $0 as? ConvOp }
+        #expect(convs.count == 1 && convs[0].winograd.count == 16 && convs[0].winogradVariant == Winograd.f2x2,
+                "\(convs.map { ($0.label, $0.winograd.count) })")
+        #expect(convs.first?.label.contains("winograd2x2") == true)
+        for name in ["keras3_resnet_small", "keras3_cnn_classic"] {
+            let m = try Fixtures.manifest(name)
+            let other = try Model(path: "\(Fixtures.root)/\(name)/\(m.model)")
+            for op in other.compiled.ops.compactMap({ $0 as? ConvOp }) where !op.winograd.isEmpty {
+                #expect(op.winogradVariant == Winograd.f4x4 && op.winograd.count == 36, "\(name): \(op.label)")
+            }
         }
     }
 
