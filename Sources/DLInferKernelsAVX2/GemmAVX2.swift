@@ -3085,10 +3085,16 @@ public func avx2ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: I
                 let bk = bp + (t0 * cin + c0) * pw
                 var prefetch = NextBlockPrefetch(after: bk, floats: (wholeTaps ? (t1 - t0) * cin : kc) * pw, end: bEnd,
                                                  tiles: (rowEnd - rowBegin + 5) / 6)
+                // One block of K over one panel of whole output rows (a few-channel stem): there is
+                // no next block of weights to fetch, so each tile fetches the next tile's output rows.
+                let fetchOutput = first && last && panelBegin == 0 && panelEnd == 1 && pw >= n && ldc == n
                 var i = rowBegin
                 while i < rowEnd {
-                    let (pf, pfLines) = prefetch.next()
+                    var (pf, pfLines) = prefetch.next()
                     let rows = tileRows(rowEnd - i)
+                    if fetchOutput {
+                        (pf, pfLines) = (UnsafeRawPointer(c + (i + rows) * ldc), (min(rowEnd - i - rows, 6) * n * 4 + 63) / 64)
+                    }
                     convTile(table + i * taps, taps, t0, t1, c0, kc, rows, bk, c + i * ldc + col0, ldc, cols, !first, epi, col0, i, pw,
                              pf, pfLines)
                     i += rows
