@@ -649,86 +649,88 @@ public func {low}Pool(_ d: UnsafePointer<dl_pool>, _ rowBegin: Int, _ rowEnd: In
 # written out below with their shared sums (bt, at).
 
 
-def winograd(name, lanes):
-    low = name.lower()
+def winograd_bt4(x, name, emit):
+    """F(4x4, 3x3)'s B^T x for x[0..5], its rows sharing (x1 + x2) and (x1 - x2) scaled by 4,
+    (x3 + x4), (x4 - x3), (x4 - x2) and (x3 - x1) (the factoring ncnn and NNPACK use)."""
+    p, q, u, v = name + "p", name + "q", name + "u", name + "v"
+    emit("let %s = %s + %s, %s = %s - %s" % (p, x[1], x[2], q, x[1], x[2]))
+    emit("let %s = %s - %s, %s = %s - %s" % (u, x[4], x[2], v, x[3], x[1]))
+    return ["V(repeating: 4) * %s - V(repeating: 5) * %s + %s" % (x[0], x[2], x[4]),
+            "%s + %s - V(repeating: 4) * %s" % (x[3], x[4], p),
+            "%s - %s + V(repeating: 4) * %s" % (x[4], x[3], q),
+            "%s + V(repeating: 2) * %s" % (u, v),
+            "%s - V(repeating: 2) * %s" % (u, v),
+            "V(repeating: 4) * %s - V(repeating: 5) * %s + %s" % (x[1], x[3], x[5])]
+
+
+def winograd_at4(x, name, emit):
+    """F(4x4, 3x3)'s A^T x for x[0..5], its rows sharing (x1 + x2, x1 - x2, x3 + x4, x3 - x4); its
+    constants are powers of two, so every product is exact."""
+    a, b, c, d = name + "a", name + "b", name + "c", name + "d"
+    emit("let %s = %s + %s, %s = %s - %s" % (a, x[1], x[2], b, x[1], x[2]))
+    emit("let %s = %s + %s, %s = %s - %s" % (c, x[3], x[4], d, x[3], x[4]))
+    return ["%s + %s + %s" % (x[0], a, c), "%s + V(repeating: 2) * %s" % (b, d),
+            "%s + V(repeating: 4) * %s" % (a, c), "%s + V(repeating: 8) * %s + %s" % (b, d, x[5])]
+
+
+def winograd_bt2(x, name, emit):
+    """F(2x2, 3x3)'s B^T x for x[0..3] (0/1/-1: additions only)."""
+    return ["%s - %s" % (x[0], x[2]), "%s + %s" % (x[1], x[2]), "%s - %s" % (x[2], x[1]), "%s - %s" % (x[1], x[3])]
+
+
+def winograd_at2(x, name, emit):
+    """F(2x2, 3x3)'s A^T x for x[0..3]."""
+    return ["%s + %s + %s" % (x[0], x[1], x[2]), "%s - %s - %s" % (x[1], x[2], x[3])]
+
+
+# Per variant: the public functions' name part, its title, the output tile edge m, the input
+# tile edge alpha = m + 2, and B^T / A^T applied to one column or row.
+WINOGRAD_VARIANTS = [("Winograd", "F(4x4, 3x3)", 4, 6, winograd_bt4, winograd_at4),
+                     ("Winograd2x2", "F(2x2, 3x3)", 2, 4, winograd_bt2, winograd_at2)]
+
+
+def winograd_bodies(m, alpha, bt, at):
+    """The input transform's body (alpha^2 loads, B^T d B by columns then rows) and one tile's
+    channels' output transform (A^T m A, the m x m pixels inside the image through winogradFinish)."""
     lines = []
-    w = lines.append
-    # input transform: 36 loads, columns then rows
-    for i in range(6):
-        w("            let " + ", ".join("d%d%d = at(%d, %d)" % (i, j, i, j) for j in range(6)))
-    def bt(x, name):
-        # B^T x for x[0..5], its rows sharing (x1 + x2) and (x1 - x2) scaled by 4, (x3 + x4),
-        # (x4 - x3), (x4 - x2) and (x3 - x1) (the factoring ncnn and NNPACK use).
-        p, q, u, v = name + "p", name + "q", name + "u", name + "v"
-        w("            let %s = %s + %s, %s = %s - %s" % (p, x[1], x[2], q, x[1], x[2]))
-        w("            let %s = %s - %s, %s = %s - %s" % (u, x[4], x[2], v, x[3], x[1]))
-        return ["V(repeating: 4) * %s - V(repeating: 5) * %s + %s" % (x[0], x[2], x[4]),
-                "%s + %s - V(repeating: 4) * %s" % (x[3], x[4], p),
-                "%s - %s + V(repeating: 4) * %s" % (x[4], x[3], q),
-                "%s + V(repeating: 2) * %s" % (u, v),
-                "%s - V(repeating: 2) * %s" % (u, v),
-                "V(repeating: 4) * %s - V(repeating: 5) * %s + %s" % (x[1], x[3], x[5])]
-    for j in range(6):
-        vals = bt(["d%d%d" % (k, j) for k in range(6)], "c%d" % j)
-        for i in range(6):
-            w("            let t%d%d = %s" % (i, j, vals[i]))
-    for i in range(6):
-        vals = bt(["t%d%d" % (i, k) for k in range(6)], "r%d" % i)
-        for j in range(6):
-            w("            put(%d, %s)" % (i * 6 + j, vals[j]))
-    input_body = "\n".join(lines)
-    # The output transform of one tile's channels, written once as a @_transparent function that
-    # each call site inlines with a literal `full` (the full-vector and the masked copy).
-    # A^T's rows share (x1 + x2, x1 - x2, x3 + x4, x3 - x4); its constants are powers of two, so
-    # every product is exact.
-    ind = "    "
+
+    def w(line):
+        lines.append("            " + line)
+    for i in range(alpha):
+        w("let " + ", ".join("d%d%d = at(%d, %d)" % (i, j, i, j) for j in range(alpha)))
+    for j in range(alpha):
+        for i, v in enumerate(bt(["d%d%d" % (k, j) for k in range(alpha)], "c%d" % j, w)):
+            w("let t%d%d = %s" % (i, j, v))
+    for i in range(alpha):
+        for j, v in enumerate(bt(["t%d%d" % (i, k) for k in range(alpha)], "r%d" % i, w)):
+            w("put(%d, %s)" % (i * alpha + j, v))
     out = []
 
-    def at(x, name):  # A^T x for one column or row x[0..5], from sums named name + "a".."d"
-        a, b, c, d = name + "a", name + "b", name + "c", name + "d"
-        out.append(ind + "let %s = %s + %s, %s = %s - %s" % (a, x[1], x[2], b, x[1], x[2]))
-        out.append(ind + "let %s = %s + %s, %s = %s - %s" % (c, x[3], x[4], d, x[3], x[4]))
-        return ["%s + %s + %s" % (x[0], a, c), "%s + V(repeating: 2) * %s" % (b, d),
-                "%s + V(repeating: 4) * %s" % (a, c), "%s + V(repeating: 8) * %s + %s" % (b, d, x[5])]
+    def o(line):
+        out.append("    " + line)
+    for i in range(alpha):
+        o("let " + ", ".join("m%d%d = winogradLoad(full, m + (%d * tiles * n + tile * n + ch), lanes)"
+                             % (i, j, i * alpha + j) for j in range(alpha)))
+    for j in range(alpha):
+        for i, v in enumerate(at(["m%d%d" % (k, j) for k in range(alpha)], "c%d" % j, o)):
+            o("let s%d%d = %s" % (i, j, v))
+    for i in range(m):
+        for j, v in enumerate(at(["s%d%d" % (i, k) for k in range(alpha)], "r%d" % i, o)):
+            o("if oy0 + %d < oh && ox0 + %d < ow {" % (i, j))
+            o("    winogradFinish(%s, y, (oy0 + %d) * ow + ox0 + %d, n, ch, lanes, full, bias, residual, act, lo, hi)" % (v, i, j))
+            o("}")
+    return "\n".join(lines), "\n".join(out)
 
-    for i in range(6):
-        out.append(ind + "let " + ", ".join("m%d%d = winogradLoad(full, m + (%d * tiles * n + tile * n + ch), lanes)"
-                                             % (i, j, i * 6 + j) for j in range(6)))
-    for j in range(6):
-        vals = at(["m%d%d" % (k, j) for k in range(6)], "c%d" % j)
-        for i in range(4):
-            out.append(ind + "let s%d%d = %s" % (i, j, vals[i]))
-    for i in range(4):
-        vals = at(["s%d%d" % (i, k) for k in range(6)], "r%d" % i)
-        for j in range(4):
-            out.append(ind + "if oy0 + %d < oh && ox0 + %d < ow {" % (i, j))
-            out.append(ind + "    winogradFinish(%s, y, (oy0 + %d) * ow + ox0 + %d, n, ch, lanes, full, bias, residual, act, lo, hi)"
-                       % (vals[j], i, j))
-            out.append(ind + "}")
-    output_channels = "\n".join(out)
-    src = """// Generated by tools/gen_kernels.py; edit the generator, not this file.
-import CDLInferCPU
 
-/// Whether all `count` floats at p are finite (a Winograd transform would smear a NaN or an
-/// infinity over its whole tile, where Keras' direct convolution keeps it to the pixels it reaches).
-public func {low}AllFinite(_ p: UnsafePointer<Float>, _ count: Int) -> Bool {
-    var acc = V()
-    var i = 0
-    while i + {lanes} <= count {
-        acc += load(p + i) * V()
-        i += {lanes}
-    }
-    if i < count { acc += partial(p + i, count - i) * V() }
-    return acc == V()  // x * 0 is 0 for finite x, NaN otherwise
-}
-
-/// Winograd F(4x4, 3x3) input transform of tiles [tileBegin, tileEnd) of one image ([h, w, c] at
-/// x): tile t covers input rows t / tilesW * 4 - padTop ..< +6 and columns likewise (zero outside
-/// the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci.
-public func {low}WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ padTop: Int, _ padLeft: Int,
+WINOGRAD_VARIANT_SRC = """
+/// Winograd {title} input transform of tiles [tileBegin, tileEnd) of one image ([h, w, c] at
+/// x): tile t covers input rows t / tilesW * {m} - padTop ..< +{alpha} and columns likewise (zero
+/// outside the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci ({products}
+/// products).
+public func {low}{fn}Input(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ padTop: Int, _ padLeft: Int,
                                _ tilesW: Int, _ tiles: Int, _ v: UnsafeMutablePointer<Float>, _ tileBegin: Int, _ tileEnd: Int) {{
     for tile in tileBegin..<tileEnd {{
-        let y0 = tile / tilesW * 4 - padTop, x0 = tile % tilesW * 4 - padLeft
+        let y0 = tile / tilesW * {m} - padTop, x0 = tile % tilesW * {m} - padLeft
         var c0 = 0
         while c0 < c {{
             // The local functions capture only constants (a captured var can be boxed on the heap).
@@ -747,6 +749,64 @@ public func {low}WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ 
             c0 += {lanes}
         }}
     }}
+}}
+
+/// {title}: A^T m A for tile `tile`'s channels [ch, ch + lanes) (all {lanes} when `full`): the
+/// pixels inside [oh, ow] through `winogradFinish`. @_transparent and called with a literal `full`,
+/// so the full-vector path has no per-load lanes test (merged, perf showed 128-bit inserts there).
+@_transparent
+private func {fnLower}OutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tile: Int, _ ch: Int,
+                                    _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
+                                    _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {{
+{output_channels}
+}}
+
+/// Winograd {title} output transform of tiles [tileBegin, tileEnd): from m[e * tiles * n +
+/// t * n + co] (the {products} products), y[(oy * ow + ox) * n + co] = A^T m A for the pixels of the
+/// tile inside [oh, ow], then the epilogue (bias, residual laid out like y, register activation).
+public func {low}{fn}Output(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tilesW: Int, _ oh: Int, _ ow: Int,
+                                _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
+                                _ tileBegin: Int, _ tileEnd: Int) {{
+    let ep = epilogue.pointee
+    let act = ep.activation, lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
+    let residual: UnsafePointer<Float>? = ep.residual
+    for tile in tileBegin..<tileEnd {{
+        let oy0 = tile / tilesW * {m}, ox0 = tile % tilesW * {m}
+        var c0 = 0
+        while c0 < n {{
+            let lanes = n - c0, ch = c0
+            var b = V()
+            if let bias = ep.bias {{ b = load(bias + ch) }}
+            if lanes >= {lanes} {{
+                {fnLower}OutputChannels(true, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
+            }} else {{
+                {fnLower}OutputChannels(false, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
+            }}
+            c0 += {lanes}
+        }}
+    }}
+}}
+"""
+
+
+def winograd(name, lanes):
+    """The Winograd module of a tier: the finiteness check, the shared per-pixel epilogue and
+    product load, then each variant's input transform, per-tile output transform and driver."""
+    low = name.lower()
+    src = """// Generated by tools/gen_kernels.py; edit the generator, not this file.
+import CDLInferCPU
+
+/// Whether all `count` floats at p are finite (a Winograd transform would smear a NaN or an
+/// infinity over its whole tile, where Keras' direct convolution keeps it to the pixels it reaches).
+public func {low}AllFinite(_ p: UnsafePointer<Float>, _ count: Int) -> Bool {{
+    var acc = V()
+    var i = 0
+    while i + {lanes} <= count {{
+        acc += load(p + i) * V()
+        i += {lanes}
+    }}
+    if i < count {{ acc += partial(p + i, count - i) * V() }}
+    return acc == V()  // x * 0 is 0 for finite x, NaN otherwise
 }}
 
 /// One output pixel's channels [ch, ch + lanes) of a Winograd tile: the epilogue (bias,
@@ -773,145 +833,14 @@ private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixe
 private func winogradLoad(_ full: Bool, _ p: UnsafePointer<Float>, _ lanes: Int) -> V {{
     full ? load(p) : partial(p, lanes)
 }}
-
-/// A^T m A for tile `tile`'s channels [ch, ch + lanes) (all {lanes} when `full`): the pixels inside
-/// [oh, ow] through `winogradFinish`. @_transparent and called with a literal `full`, so the
-/// full-vector path has no per-load lanes test (merged, perf showed 128-bit inserts there).
-@_transparent
-private func winogradOutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tile: Int, _ ch: Int,
-                                    _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
-                                    _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {{
-{output_channels}
-}}
-
-/// Winograd F(4x4, 3x3) output transform of tiles [tileBegin, tileEnd): from m[e * tiles * n +
-/// t * n + co] (the 36 products), y[(oy * ow + ox) * n + co] = A^T m A for the pixels of the tile
-/// inside [oh, ow], then the epilogue (bias, residual laid out like y, register activation).
-public func {low}WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tilesW: Int, _ oh: Int, _ ow: Int,
-                                _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
-                                _ tileBegin: Int, _ tileEnd: Int) {{
-    let ep = epilogue.pointee
-    let act = ep.activation, lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
-    let residual: UnsafePointer<Float>? = ep.residual
-    for tile in tileBegin..<tileEnd {{
-        let oy0 = tile / tilesW * 4, ox0 = tile % tilesW * 4
-        var c0 = 0
-        while c0 < n {{
-            let lanes = n - c0, ch = c0
-            var b = V()
-            if let bias = ep.bias {{ b = load(bias + ch) }}
-            if lanes >= {lanes} {{
-                winogradOutputChannels(true, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
-            }} else {{
-                winogradOutputChannels(false, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
-            }}
-            c0 += {lanes}
-        }}
-    }}
-}}
 """
-    src += winograd2x2()
-    return (src.replace("{low}", low).replace("{lanes}", str(lanes)).replace("{input_body}", input_body)
-            .replace("{output_channels}", output_channels).replace("{{", "{").replace("}}", "}"))
-
-
-def winograd2x2():
-    """Winograd F(2x2, 3x3): 4x4 input tiles, 16 products, 2x2 outputs (B^T and A^T are 0/1/-1,
-    so the transforms are additions only). Same layout and epilogue as F(4x4, 3x3)."""
-    lines = []
-    w = lines.append
-    for i in range(4):
-        w("            let " + ", ".join("d%d%d = at(%d, %d)" % (i, j, i, j) for j in range(4)))
-
-    def bt(x):  # B^T x for x[0..3]
-        return ["%s - %s" % (x[0], x[2]), "%s + %s" % (x[1], x[2]), "%s - %s" % (x[2], x[1]), "%s - %s" % (x[1], x[3])]
-    for j in range(4):
-        for i, v in enumerate(bt(["d%d%d" % (k, j) for k in range(4)])):
-            w("            let t%d%d = %s" % (i, j, v))
-    for i in range(4):
-        for j, v in enumerate(bt(["t%d%d" % (i, k) for k in range(4)])):
-            w("            put(%d, %s)" % (i * 4 + j, v))
-    input_body = "\n".join(lines)
-    out = []
-    ind = "    "
-
-    def at(x):  # A^T x for x[0..3]
-        return ["%s + %s + %s" % (x[0], x[1], x[2]), "%s - %s - %s" % (x[1], x[2], x[3])]
-    for i in range(4):
-        out.append(ind + "let " + ", ".join("m%d%d = winogradLoad(full, m + (%d * tiles * n + tile * n + ch), lanes)"
-                                             % (i, j, i * 4 + j) for j in range(4)))
-    for j in range(4):
-        for i, v in enumerate(at(["m%d%d" % (k, j) for k in range(4)])):
-            out.append(ind + "let s%d%d = %s" % (i, j, v))
-    for i in range(2):
-        for j, v in enumerate(at(["s%d%d" % (i, k) for k in range(4)])):
-            out.append(ind + "if oy0 + %d < oh && ox0 + %d < ow {" % (i, j))
-            out.append(ind + "    winogradFinish(%s, y, (oy0 + %d) * ow + ox0 + %d, n, ch, lanes, full, bias, residual, act, lo, hi)"
-                       % (v, i, j))
-            out.append(ind + "}")
-    output_channels = "\n".join(out)
-    src = """
-/// Winograd F(2x2, 3x3) input transform of tiles [tileBegin, tileEnd) of one image ([h, w, c] at
-/// x): tile t covers input rows t / tilesW * 2 - padTop ..< +4 and columns likewise (zero outside
-/// the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci (16 products).
-public func {low}Winograd2x2Input(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ padTop: Int, _ padLeft: Int,
-                                  _ tilesW: Int, _ tiles: Int, _ v: UnsafeMutablePointer<Float>, _ tileBegin: Int, _ tileEnd: Int) {{
-    for tile in tileBegin..<tileEnd {{
-        let y0 = tile / tilesW * 2 - padTop, x0 = tile % tilesW * 2 - padLeft
-        var c0 = 0
-        while c0 < c {{
-            let lanes = c - c0, ch = c0
-            @inline(__always) func at(_ i: Int, _ j: Int) -> V {{
-                let y = y0 + i, xx = x0 + j
-                if y < 0 || y >= h || xx < 0 || xx >= w {{ return V() }}
-                let src = x + ((y * w + xx) * c + ch)
-                return lanes >= {lanes} ? load(src) : partial(src, lanes)
-            }}
-            @inline(__always) func put(_ e: Int, _ value: V) {{
-                let dst = v + (e * tiles * c + tile * c + ch)
-                if lanes >= {lanes} {{ store(value, dst) }} else {{ storePartial(value, dst, lanes) }}
-            }}
-{input2_body}
-            c0 += {lanes}
-        }}
-    }}
-}}
-
-/// A^T m A of an F(2x2, 3x3) tile's channels (see `winogradOutputChannels`).
-@_transparent
-private func winograd2x2OutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tile: Int, _ ch: Int,
-                                       _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
-                                       _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {{
-{output2_channels}
-}}
-
-/// Winograd F(2x2, 3x3) output transform of tiles [tileBegin, tileEnd): from the 16 products
-/// m[e * tiles * n + t * n + co], y = A^T m A for the tile's pixels inside [oh, ow], then the
-/// epilogue (as `{low}WinogradOutput`).
-public func {low}Winograd2x2Output(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tilesW: Int, _ oh: Int, _ ow: Int,
-                                   _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
-                                   _ tileBegin: Int, _ tileEnd: Int) {{
-    let ep = epilogue.pointee
-    let act = ep.activation, lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
-    let residual: UnsafePointer<Float>? = ep.residual
-    for tile in tileBegin..<tileEnd {{
-        let oy0 = tile / tilesW * 2, ox0 = tile % tilesW * 2
-        var c0 = 0
-        while c0 < n {{
-            let lanes = n - c0, ch = c0
-            var b = V()
-            if let bias = ep.bias {{ b = load(bias + ch) }}
-            if lanes >= {lanes} {{
-                winograd2x2OutputChannels(true, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
-            }} else {{
-                winograd2x2OutputChannels(false, m, tiles, n, tile, ch, lanes, oy0, ox0, oh, ow, y, b, residual, act, lo, hi)
-            }}
-            c0 += {lanes}
-        }}
-    }}
-}}
-"""
-    return src.replace("{input2_body}", input_body).replace("{output2_channels}", output_channels)
+    for fn, title, m, alpha, bt, at in WINOGRAD_VARIANTS:
+        input_body, output_channels = winograd_bodies(m, alpha, bt, at)
+        src += (WINOGRAD_VARIANT_SRC.replace("{fn}", fn).replace("{fnLower}", fn[0].lower() + fn[1:])
+                .replace("{title}", title).replace("{m}", str(m)).replace("{alpha}", str(alpha))
+                .replace("{products}", str(alpha * alpha)).replace("{input_body}", input_body)
+                .replace("{output_channels}", output_channels))
+    return src.replace("{low}", low).replace("{lanes}", str(lanes)).replace("{{", "{").replace("}}", "}")
 
 
 def patches(name, lanes):

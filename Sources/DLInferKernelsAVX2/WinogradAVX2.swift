@@ -14,9 +14,35 @@ public func avx2AllFinite(_ p: UnsafePointer<Float>, _ count: Int) -> Bool {
     return acc == V()  // x * 0 is 0 for finite x, NaN otherwise
 }
 
+/// One output pixel's channels [ch, ch + lanes) of a Winograd tile: the epilogue (bias,
+/// residual laid out like y, register activation), then the store. A file-level function: as a
+/// local function capturing the tile's state, and as @inline(__always), it stayed a call per
+/// pixel (seen in perf); @_transparent inlines it.
+@_transparent
+private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixel: Int, _ n: Int, _ ch: Int, _ lanes: Int,
+                            _ full: Bool, _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
+    let at = pixel * n + ch
+    var r = value + bias
+    if let residual { r += full ? load(residual + at) : partial(residual + at, lanes) }
+    switch act {
+    case Int32(DL_ACT_RELU): r.replace(with: 0, where: r .< 0)
+    case Int32(DL_ACT_CLAMP): r.replace(with: lo, where: r .< lo); r.replace(with: hi, where: r .> hi)
+    case Int32(DL_ACT_LEAKY): r.replace(with: r * lo, where: r .< 0)
+    default: break
+    }
+    if full { store(r, y + at) } else { storePartial(r, y + at, lanes) }
+}
+
+/// A vector of the Winograd products: all lanes when `full`, else the first `lanes`.
+@_transparent
+private func winogradLoad(_ full: Bool, _ p: UnsafePointer<Float>, _ lanes: Int) -> V {
+    full ? load(p) : partial(p, lanes)
+}
+
 /// Winograd F(4x4, 3x3) input transform of tiles [tileBegin, tileEnd) of one image ([h, w, c] at
-/// x): tile t covers input rows t / tilesW * 4 - padTop ..< +6 and columns likewise (zero outside
-/// the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci.
+/// x): tile t covers input rows t / tilesW * 4 - padTop ..< +6 and columns likewise (zero
+/// outside the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci (36
+/// products).
 public func avx2WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ padTop: Int, _ padLeft: Int,
                                _ tilesW: Int, _ tiles: Int, _ v: UnsafeMutablePointer<Float>, _ tileBegin: Int, _ tileEnd: Int) {
     for tile in tileBegin..<tileEnd {
@@ -142,34 +168,9 @@ public func avx2WinogradInput(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c
     }
 }
 
-/// One output pixel's channels [ch, ch + lanes) of a Winograd tile: the epilogue (bias,
-/// residual laid out like y, register activation), then the store. A file-level function: as a
-/// local function capturing the tile's state, and as @inline(__always), it stayed a call per
-/// pixel (seen in perf); @_transparent inlines it.
-@_transparent
-private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixel: Int, _ n: Int, _ ch: Int, _ lanes: Int,
-                            _ full: Bool, _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
-    let at = pixel * n + ch
-    var r = value + bias
-    if let residual { r += full ? load(residual + at) : partial(residual + at, lanes) }
-    switch act {
-    case Int32(DL_ACT_RELU): r.replace(with: 0, where: r .< 0)
-    case Int32(DL_ACT_CLAMP): r.replace(with: lo, where: r .< lo); r.replace(with: hi, where: r .> hi)
-    case Int32(DL_ACT_LEAKY): r.replace(with: r * lo, where: r .< 0)
-    default: break
-    }
-    if full { store(r, y + at) } else { storePartial(r, y + at, lanes) }
-}
-
-/// A vector of the Winograd products: all lanes when `full`, else the first `lanes`.
-@_transparent
-private func winogradLoad(_ full: Bool, _ p: UnsafePointer<Float>, _ lanes: Int) -> V {
-    full ? load(p) : partial(p, lanes)
-}
-
-/// A^T m A for tile `tile`'s channels [ch, ch + lanes) (all 8 when `full`): the pixels inside
-/// [oh, ow] through `winogradFinish`. @_transparent and called with a literal `full`, so the
-/// full-vector path has no per-load lanes test (merged, perf showed 128-bit inserts there).
+/// F(4x4, 3x3): A^T m A for tile `tile`'s channels [ch, ch + lanes) (all 8 when `full`): the
+/// pixels inside [oh, ow] through `winogradFinish`. @_transparent and called with a literal `full`,
+/// so the full-vector path has no per-load lanes test (merged, perf showed 128-bit inserts there).
 @_transparent
 private func winogradOutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tile: Int, _ ch: Int,
                                     _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
@@ -275,8 +276,8 @@ private func winogradOutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ t
 }
 
 /// Winograd F(4x4, 3x3) output transform of tiles [tileBegin, tileEnd): from m[e * tiles * n +
-/// t * n + co] (the 36 products), y[(oy * ow + ox) * n + co] = A^T m A for the pixels of the tile
-/// inside [oh, ow], then the epilogue (bias, residual laid out like y, register activation).
+/// t * n + co] (the 36 products), y[(oy * ow + ox) * n + co] = A^T m A for the pixels of the
+/// tile inside [oh, ow], then the epilogue (bias, residual laid out like y, register activation).
 public func avx2WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tilesW: Int, _ oh: Int, _ ow: Int,
                                 _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
                                 _ tileBegin: Int, _ tileEnd: Int) {
@@ -301,14 +302,16 @@ public func avx2WinogradOutput(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int
 }
 
 /// Winograd F(2x2, 3x3) input transform of tiles [tileBegin, tileEnd) of one image ([h, w, c] at
-/// x): tile t covers input rows t / tilesW * 2 - padTop ..< +4 and columns likewise (zero outside
-/// the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci (16 products).
+/// x): tile t covers input rows t / tilesW * 2 - padTop ..< +4 and columns likewise (zero
+/// outside the image); v[e * tiles * c + t * c + ci] = (B^T d B)[e] for each channel ci (16
+/// products).
 public func avx2Winograd2x2Input(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ c: Int, _ padTop: Int, _ padLeft: Int,
-                                  _ tilesW: Int, _ tiles: Int, _ v: UnsafeMutablePointer<Float>, _ tileBegin: Int, _ tileEnd: Int) {
+                               _ tilesW: Int, _ tiles: Int, _ v: UnsafeMutablePointer<Float>, _ tileBegin: Int, _ tileEnd: Int) {
     for tile in tileBegin..<tileEnd {
         let y0 = tile / tilesW * 2 - padTop, x0 = tile % tilesW * 2 - padLeft
         var c0 = 0
         while c0 < c {
+            // The local functions capture only constants (a captured var can be boxed on the heap).
             let lanes = c - c0, ch = c0
             @inline(__always) func at(_ i: Int, _ j: Int) -> V {
                 let y = y0 + i, xx = x0 + j
@@ -361,11 +364,13 @@ public func avx2Winograd2x2Input(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, 
     }
 }
 
-/// A^T m A of an F(2x2, 3x3) tile's channels (see `winogradOutputChannels`).
+/// F(2x2, 3x3): A^T m A for tile `tile`'s channels [ch, ch + lanes) (all 8 when `full`): the
+/// pixels inside [oh, ow] through `winogradFinish`. @_transparent and called with a literal `full`,
+/// so the full-vector path has no per-load lanes test (merged, perf showed 128-bit inserts there).
 @_transparent
 private func winograd2x2OutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tile: Int, _ ch: Int,
-                                       _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
-                                       _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
+                                    _ lanes: Int, _ oy0: Int, _ ox0: Int, _ oh: Int, _ ow: Int, _ y: UnsafeMutablePointer<Float>,
+                                    _ bias: V, _ residual: UnsafePointer<Float>?, _ act: Int32, _ lo: V, _ hi: V) {
     let m00 = winogradLoad(full, m + (0 * tiles * n + tile * n + ch), lanes), m01 = winogradLoad(full, m + (1 * tiles * n + tile * n + ch), lanes), m02 = winogradLoad(full, m + (2 * tiles * n + tile * n + ch), lanes), m03 = winogradLoad(full, m + (3 * tiles * n + tile * n + ch), lanes)
     let m10 = winogradLoad(full, m + (4 * tiles * n + tile * n + ch), lanes), m11 = winogradLoad(full, m + (5 * tiles * n + tile * n + ch), lanes), m12 = winogradLoad(full, m + (6 * tiles * n + tile * n + ch), lanes), m13 = winogradLoad(full, m + (7 * tiles * n + tile * n + ch), lanes)
     let m20 = winogradLoad(full, m + (8 * tiles * n + tile * n + ch), lanes), m21 = winogradLoad(full, m + (9 * tiles * n + tile * n + ch), lanes), m22 = winogradLoad(full, m + (10 * tiles * n + tile * n + ch), lanes), m23 = winogradLoad(full, m + (11 * tiles * n + tile * n + ch), lanes)
@@ -392,12 +397,12 @@ private func winograd2x2OutputChannels(_ full: Bool, _ m: UnsafePointer<Float>, 
     }
 }
 
-/// Winograd F(2x2, 3x3) output transform of tiles [tileBegin, tileEnd): from the 16 products
-/// m[e * tiles * n + t * n + co], y = A^T m A for the tile's pixels inside [oh, ow], then the
-/// epilogue (as `avx2WinogradOutput`).
+/// Winograd F(2x2, 3x3) output transform of tiles [tileBegin, tileEnd): from m[e * tiles * n +
+/// t * n + co] (the 16 products), y[(oy * ow + ox) * n + co] = A^T m A for the pixels of the
+/// tile inside [oh, ow], then the epilogue (bias, residual laid out like y, register activation).
 public func avx2Winograd2x2Output(_ m: UnsafePointer<Float>, _ tiles: Int, _ n: Int, _ tilesW: Int, _ oh: Int, _ ow: Int,
-                                   _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
-                                   _ tileBegin: Int, _ tileEnd: Int) {
+                                _ y: UnsafeMutablePointer<Float>, _ epilogue: UnsafePointer<dl_epilogue>,
+                                _ tileBegin: Int, _ tileEnd: Int) {
     let ep = epilogue.pointee
     let act = ep.activation, lo = V(repeating: ep.lo), hi = V(repeating: ep.hi)
     let residual: UnsafePointer<Float>? = ep.residual
