@@ -14,6 +14,8 @@ import Testing
         Case(m: 1, n: 1, k: 1), Case(m: 1, n: 1000, k: 37), Case(m: 2, n: 17, k: 3), Case(m: 5, n: 63, k: 17),
         Case(m: 6, n: 64, k: 384), Case(m: 7, n: 65, k: 385), Case(m: 13, n: 130, k: 800), Case(m: 50, n: 16, k: 9),
         Case(m: 31, n: 3, k: 1000), Case(m: 196, n: 96, k: 576), Case(m: 9, n: 40, k: 33), Case(m: 27, n: 70, k: 5), Case(m: 50, n: 200, k: 64),
+        // One panel whose B fits in L1: K over 128 in one block (AVX-512).
+        Case(m: 23, n: 24, k: 144), Case(m: 11, n: 48, k: 190),
     ]
 
     static let activations: [Activation] = [.linear, .relu, .relu6, .leakyRelu(slope: 0.1), .sigmoid,
