@@ -173,14 +173,12 @@ func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafeP
                 for x in columns {
                     let slot = patches + (((oy &- originRow) &* span.edges &+ span.edgeIndex(x)) &* kh &+ ky) &* run
                     let x0 = x &* w.stride &- w.padBefore
-                    for kx in 0..<w.kernel {
-                        let ix = x0 &+ kx, dst = slot + kx &* channels
-                        if ix < 0 || ix >= w.input {
-                            dst.update(repeating: 0, count: channels)
-                        } else {
-                            copyFloats(dst, row + ix &* channels, channels)
-                        }
-                    }
+                    // The taps inside the image are one run of input: zeros, one copy, zeros
+                    // (per tap, a few-channel stem's patches cost more than its whole table).
+                    let inFirst = min(w.kernel, max(0, 0 &- x0)), inEnd = max(inFirst, min(w.kernel, w.input &- x0))
+                    for i in 0..<inFirst &* channels { slot[i] = 0 }
+                    copyFloats(slot + inFirst &* channels, row + (x0 &+ inFirst) &* channels, (inEnd &- inFirst) &* channels)
+                    for i in inEnd &* channels..<run { slot[i] = 0 }
                     base[x &* kh &+ ky] = UnsafePointer(slot)
                 }
             }
