@@ -139,6 +139,17 @@ def _(c):
     return _model(c.K, i, c.L.Activation("relu")(c.L.Add()([y, i])))
 
 
+@case("mbconv_whole_image", gens=("keras3",), k3_forms=("h5",),
+      note="x + Conv2D(32, 1)(DepthwiseConv2D(3, same, relu6)(Conv2D(192, 1, relu6)(x))) on 7x7x32: one depthwise "
+           "chain (1.4 MFLOP, enough to be split); at 2 and 3 threads dlinfer runs it in whole-image mode, its output "
+           "pixels split mid-row")
+def _(c):
+    i = c.K.Input((7, 7, 32))
+    e = c.L.Conv2D(192, 1, activation="relu6")(i)
+    d = c.L.DepthwiseConv2D(3, padding="same", activation="relu6")(e)
+    return _model(c.K, i, c.L.Add()([c.L.Conv2D(32, 1)(d), i]))
+
+
 @case("conv2d_groups2", note="Conv2D(6, 3, groups=2, padding=valid), input (8, 8, 4) (reference computed by TensorFlow on CPU, which supports grouped conv in TF 2.21; cross-checked against Keras 3 JAX)")
 def _(c):
     i = c.K.Input((8, 8, 4))

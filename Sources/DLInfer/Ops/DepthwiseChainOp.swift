@@ -89,7 +89,7 @@ final class DepthwiseChainOp: CompiledOp {
     /// Whole-image mode (several threads, at most 4 output rows per thread, stride 1, a 1x1
     /// expand whose whole output fits the band budget twice): the threads first compute the whole expanded
     /// image together (split by pixels, into the scratch), then each runs the depthwise and
-    /// project over its output rows. Split by rows from the start, MobileNetV2's 7x7 blocks went
+    /// project over its share of output pixels (its rows without a project). Split by rows from the start, MobileNetV2's 7x7 blocks went
     /// 3/4 rows with 4 and 5 expanded rows of 7 (1.57x at 2 threads); this way their three chains
     /// took 0.48 -> 0.45 ms (2 threads, per-op minimums of interleaved runs). With more rows per
     /// thread, or stride 2 (one shared row), the extra barrier costs what the shared rows did.
@@ -124,8 +124,10 @@ final class DepthwiseChainOp: CompiledOp {
         let regions = try checkedMul(max(threads, 1), p.regionsPerThread)
         let claimBytes = try RowClaims.bytes(regions: regions)
         if threads > 1, gh.output <= 4 * threads, win.sh == 1, expand != nil, expandWindow == nil, wholeFloats <= 2 * p.bandFloats {
+            // A piece's depthwise rows: a share of the rows, or (with a project, split by pixels)
+            // up to all of them.
             let rows = (gh.output + threads - 1) / threads
-            let whole = try lines(wholeFloats), dwOut = project == nil ? 0 : try lines(try checkedMul(rows, outRowFloats))
+            let whole = try lines(wholeFloats), dwOut = project == nil ? 0 : try lines(try checkedMul(gh.output, outRowFloats))
             // A run on one thread (a batch's small images) takes the regions band by band instead.
             let bytes = try checkedAdd(claimBytes, try checkedMul(max(try checkedAdd(whole, try checkedMul(dwOut, threads)),
                                                                       try checkedMul(whole + dwOut, p.regionsPerThread)), 4))
@@ -206,6 +208,20 @@ final class DepthwiseChainOp: CompiledOp {
             // rows a band shares with the previous one are moved down, not computed again.
             var held = 0..<0
             guard let claims else {
+                if op.project != nil {
+                    // Whole-image mode: the expanded image is complete, so a piece takes an even share
+                    // of the output pixels (cut at whole 6-pixel tiles), computing the depthwise rows
+                    // under them (a row cut in two is computed by both pieces, each projecting its
+                    // part). Split by rows, MobileNetV2's 7x7 blocks went 28/21 pixels at 2 threads.
+                    let total = oh * Int(conv.ow)
+                    func boundary(_ i: Int) -> Int { i >= pieces ? total : min(total, (total * i / pieces + 3) / 6 * 6) }
+                    let pixels = boundary(piece)..<boundary(piece + 1)
+                    guard !pixels.isEmpty else { return }
+                    let ow = Int(conv.ow)
+                    runBand((pixels.lowerBound / ow)..<((pixels.upperBound + ow - 1) / ow), pixels: pixels, held: &held,
+                            expanded: expanded, dwOut: dwOut)
+                    return
+                }
                 var o0 = oh * piece / pieces
                 let end = oh * (piece + 1) / pieces
                 while o0 < end {
@@ -226,9 +242,10 @@ final class DepthwiseChainOp: CompiledOp {
             }
         }
 
-        /// Output rows [o0, o1): their expanded rows (those not in `held`), depthwise, project.
-        private func runBand(_ outRows: Range<Int>, held: inout Range<Int>, expanded: UnsafeMutablePointer<Float>,
-                             dwOut: UnsafeMutablePointer<Float>) {
+        /// Output rows [o0, o1): their expanded rows (those not in `held`), depthwise, project (of
+        /// `pixels` only, when given: output pixels within those rows).
+        private func runBand(_ outRows: Range<Int>, pixels: Range<Int>? = nil, held: inout Range<Int>,
+                             expanded: UnsafeMutablePointer<Float>, dwOut: UnsafeMutablePointer<Float>) {
             let ow = Int(conv.ow), sh = Int(conv.sh), padTop = Int(conv.pad_top)
             let reach = (Int(conv.kh) - 1) * Int(conv.dh) + 1
             let dwAct = op.p.depthwise.epilogue.activation
@@ -266,8 +283,9 @@ final class DepthwiseChainOp: CompiledOp {
                               rows: rows.count * ow, cols: op.mid, ldc: op.mid, math: op.table.vectorMath)
             }
             if let pr = op.project {
-                let offset = o0 * ow * op.cout
-                op.table.gemm(m: (o1 - o0) * ow, a: dwOut, lda: op.mid, b: pr.weights, c: y + offset, ldc: op.cout,
+                let p0 = pixels?.lowerBound ?? o0 * ow, p1 = pixels?.upperBound ?? o1 * ow
+                let offset = p0 * op.cout
+                op.table.gemm(m: p1 - p0, a: dwOut + (p0 - o0 * ow) * op.mid, lda: op.mid, b: pr.weights, c: y + offset, ldc: op.cout,
                               bias: pr.bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + offset },
                               activation: pr.activation)
             }

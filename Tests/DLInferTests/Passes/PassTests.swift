@@ -224,6 +224,33 @@ import Testing
         #expect(miss == nil, "without chains: \(miss ?? "")")
     }
 
+    /// A 7x7 chain at 2 and 3 threads runs in whole-image mode, whose pieces take output pixels
+    /// cut mid-row (24 | 25 and 18 | 12 | 19 of 49): it matches Keras and the 1-thread run bit
+    /// for bit. Batch 16 (the fixture's 2 images 8 times): one image is too few FLOPs to wake the
+    /// threads.
+    @Test func wholeImageChainSplitsPixelsMidRow() throws {
+        let name = "keras3_mbconv_whole_image_h5"
+        let m = try Fixtures.manifest(name)
+        let model = try Model(path: "\(Fixtures.root)/\(name)/\(m.model)")
+        #expect(model.graphDump.components(separatedBy: "= conv2d_1x1+depthwise+conv2d_1x1(").count - 1 == 1, "\(model.graphDump)")
+        let a = try NpyArray(path: "\(Fixtures.root)/\(name)/\(m.inputs[0])")
+        guard case .float32(let x) = a.values else { Issue.record("float input expected"); return }
+        let ref = try NpyArray(path: "\(Fixtures.root)/\(name)/\(m.outputs[0])").floats
+        let copies = 8   // of the fixture's batch (2 images)
+        let batch: [(shape: [Int], data: InputData)] = [([a.shape[0] * copies] + a.shape.dropFirst(),
+                                                          .float32(Array([[Float]](repeating: x, count: copies).joined())))]
+        let serial = try Session(model: model, options: SessionOptions(threads: 1)).run(batch)
+        for threads in [2, 3] {
+            let y = try Session(model: model, options: SessionOptions(threads: threads)).run(batch)
+            for copy in 0..<copies {
+                let miss = Fixtures.compare(Array(y[0].data[(copy * ref.count)..<((copy + 1) * ref.count)]), ref, m.tolerance,
+                                            argmaxClasses: nil)
+                #expect(miss == nil, "\(threads) threads, copy \(copy): \(miss ?? "")")
+            }
+            #expect(y[0].data == serial[0].data, "\(threads) threads differ from 1 thread")
+        }
+    }
+
     @Test func resNet() throws {
         let m = try Model(path: "\(Fixtures.root)/keras3_resnet_small/model.keras")
         let report = m.optimizationReport.joined(separator: "\n")
