@@ -90,13 +90,13 @@ public final class Session {
             }
         }
         let plan = try self.plan(for: inputs)
+        // Sleeping workers wake while the inputs are copied.
+        if plan.usesThreads { pool.beginRun() }
         for (i, input) in inputs.enumerated() {
             let v = plan.inputViews[i]
             v.data.copyMemory(from: input.data!, byteCount: v.count * 4)
         }
-        if plan.usesThreads { pool.beginRun() }
         plan.execute(profile: options.profile)
-        if plan.usesThreads { pool.endRun() }
         hasOutputs = true
     }
 

@@ -141,7 +141,6 @@ import Testing
                                 threads.beginRun()
                                 conv.run(x: xp.baseAddress!, n: batch, h: t.h, w: t.w, y: gp.baseAddress!, oh: oh, ow: ow,
                                          residual: withResidual ? rp.baseAddress! : nil, scratch: bytes > 0 ? scratch : nil, pool: threads)
-                                threads.endRun()
                             }
                         }
                     }
