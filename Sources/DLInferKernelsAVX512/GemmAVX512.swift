@@ -7055,9 +7055,14 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
     }
     // A GEMM of one panel (N <= 64) whose whole B fits in L1 runs K in one block: a second
     // block would store and reload every tile of C (MobileNetV2's 144 -> 24/32 projections on
-    // 56x56: 0.235 -> 0.21 and 0.225 -> 0.205 ms). A larger B is still blocked: ResNet50's
-    // 256 -> 64 1x1s (64 KB of B) ran 0.70 -> 0.72 ms in one block.
-    let kStep = n <= pw && k * pw <= 9216 ? k : evenSteps(k, 128)
+    // 56x56: 0.235 -> 0.21 and 0.225 -> 0.205 ms). With a larger B but a short K and whole rows
+    // of A (`streamA`) it runs in one block too, B from L2, each tile fetching the next tile's
+    // rows of A into L2 over its k loop: ResNet50's 56x56 256 -> 64 1x1s read 3.2 MB of A from
+    // memory, which two blocks read in two strided passes (0.74-0.80 -> 0.62 ms; one block
+    // without the fetch: 0.70 -> 0.72 ms). Where B fits L1 (A mostly in cache) the fetch cost
+    // more than it gained (MobileNetV2 op sum 4.73 -> 4.76 ms).
+    let streamA = n <= pw && k <= 384 && lda == k && k * pw > 9216
+    let kStep = n <= pw && (k * pw <= 9216 || streamA) ? k : evenSteps(k, 128)
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
@@ -7069,8 +7074,11 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
             var prefetch = NextBlockPrefetch(after: bp + k0 * pw, floats: kc * pw, end: bEnd, tiles: (rowEnd - rowBegin + 5) / 6)
             var i = rowBegin
             while i < rowEnd {
-                let (pf, pfLines) = prefetch.next()
+                var (pf, pfLines) = prefetch.next()
                 let rows = tileRows(rowEnd - i)
+                if streamA {
+                    (pf, pfLines) = (UnsafeRawPointer(a + (i + rows) * lda), (min(rowEnd - i - rows, 6) * k * 4 + 63) / 64)
+                }
                 tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw, pf, pfLines)
                 i += rows
             }

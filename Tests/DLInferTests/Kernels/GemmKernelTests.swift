@@ -16,6 +16,8 @@ import Testing
         Case(m: 31, n: 3, k: 1000), Case(m: 196, n: 96, k: 576), Case(m: 9, n: 40, k: 33), Case(m: 27, n: 70, k: 5), Case(m: 50, n: 200, k: 64),
         // One panel whose B fits in L1: K over 128 in one block (AVX-512).
         Case(m: 23, n: 24, k: 144), Case(m: 11, n: 48, k: 190),
+        // One panel, B beyond L1, short K: one block, each tile fetching the next tile's A rows.
+        Case(m: 29, n: 64, k: 256), Case(m: 13, n: 40, k: 300),
     ]
 
     static let activations: [Activation] = [.linear, .relu, .relu6, .leakyRelu(slope: 0.1), .sigmoid,
