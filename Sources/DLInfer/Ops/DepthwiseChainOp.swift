@@ -213,9 +213,7 @@ final class DepthwiseChainOp: CompiledOp {
                     // of the output pixels (cut at whole 6-pixel tiles), computing the depthwise rows
                     // under them (a row cut in two is computed by both pieces, each projecting its
                     // part). Split by rows, MobileNetV2's 7x7 blocks went 28/21 pixels at 2 threads.
-                    let total = oh * Int(conv.ow)
-                    func boundary(_ i: Int) -> Int { i >= pieces ? total : min(total, (total * i / pieces + 3) / 6 * 6) }
-                    let pixels = boundary(piece)..<boundary(piece + 1)
+                    let pixels = evenShare(piece, of: pieces, oh * Int(conv.ow))
                     guard !pixels.isEmpty else { return }
                     let ow = Int(conv.ow)
                     runBand((pixels.lowerBound / ow)..<((pixels.upperBound + ow - 1) / ow), pixels: pixels, held: &held,
@@ -323,10 +321,13 @@ final class DepthwiseChainOp: CompiledOp {
                 for i in 0..<claims.regions { claims.reset(i, (gh.output * i / claims.regions)..<(gh.output * (i + 1) / claims.regions)) }
             }
             if job.wholeImage {
-                var phase = (job: job, split: RowSplit(rows: h * w, threads: pool.threads))
-                pool.parallel(phase.split.count, &phase) { raw, piece in
-                    let p = raw.assumingMemoryBound(to: (job: Pieces, split: RowSplit).self)
-                    p.pointee.job.expandPixels(p.pointee.split.range(piece))
+                // One even share of the pixels per thread, as in the second phase: each piece
+                // reads all of the expand's weights (0.6 MB in MobileNetV2's 7x7 blocks), so the
+                // shrinking pieces of a RowSplit (24 + 24 + 1 of 49) paid a whole pass of them
+                // for one row.
+                pool.parallel(job.pieces, &job) { raw, piece in
+                    let j = raw.assumingMemoryBound(to: Pieces.self)
+                    j.pointee.expandPixels(evenShare(piece, of: j.pointee.pieces, j.pointee.h * j.pointee.w))
                 }
             }
             pool.parallel(job.pieces, &job) { raw, piece in
@@ -334,4 +335,11 @@ final class DepthwiseChainOp: CompiledOp {
             }
         }
     }
+}
+
+/// Part `i` of `parts` of `total` rows (pixels) cut evenly, at multiples of 6 (whole GEMM row
+/// tiles) where they fall near one: whole-image mode's pieces.
+private func evenShare(_ i: Int, of parts: Int, _ total: Int) -> Range<Int> {
+    func boundary(_ j: Int) -> Int { j >= parts ? total : min(total, (total * j / parts + 3) / 6 * 6) }
+    return boundary(i)..<boundary(i + 1)
 }
