@@ -176,9 +176,9 @@ func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafeP
                     // The taps inside the image are one run of input: zeros, one copy, zeros
                     // (per tap, a few-channel stem's patches cost more than its whole table).
                     let inFirst = min(w.kernel, max(0, 0 &- x0)), inEnd = max(inFirst, min(w.kernel, w.input &- x0))
-                    for i in 0..<inFirst &* channels { slot[i] = 0 }
+                    slot.update(repeating: 0, count: inFirst &* channels)
                     copyFloats(slot + inFirst &* channels, row + (x0 &+ inFirst) &* channels, (inEnd &- inFirst) &* channels)
-                    for i in inEnd &* channels..<run { slot[i] = 0 }
+                    (slot + inEnd &* channels).update(repeating: 0, count: run &- inEnd &* channels)
                     base[x &* kh &+ ky] = UnsafePointer(slot)
                 }
             }

@@ -87,9 +87,10 @@ final class DepthwiseChainOp: CompiledOp {
     /// kernel-row table bytes per band, whole-image mode, bytes of the row claims at the scratch's
     /// start] (a band's scratch holds all three).
     /// Whole-image mode (several threads, at most 4 output rows per thread, stride 1, a 1x1
-    /// expand whose whole output fits the band budget twice): the threads first compute the whole expanded
-    /// image together (split by pixels, into the scratch), then each runs the depthwise and
-    /// project over its share of output pixels (its rows without a project). Split by rows from the start, MobileNetV2's 7x7 blocks went
+    /// expand whose whole output fits the band budget twice): the threads first compute the whole
+    /// expanded image together (an even share of its pixels each, into the scratch), then each
+    /// runs the depthwise and project over its share of output pixels (its rows without a
+    /// project). Split by rows from the start, MobileNetV2's 7x7 blocks went
     /// 3/4 rows with 4 and 5 expanded rows of 7 (1.57x at 2 threads); this way their three chains
     /// took 0.48 -> 0.45 ms (2 threads, per-op minimums of interleaved runs). With more rows per
     /// thread, or stride 2 (one shared row), the extra barrier costs what the shared rows did.
@@ -213,9 +214,8 @@ final class DepthwiseChainOp: CompiledOp {
                     // of the output pixels (cut at whole 6-pixel tiles), computing the depthwise rows
                     // under them (a row cut in two is computed by both pieces, each projecting its
                     // part). Split by rows, MobileNetV2's 7x7 blocks went 28/21 pixels at 2 threads.
-                    let pixels = evenShare(piece, of: pieces, oh * Int(conv.ow))
+                    let ow = Int(conv.ow), pixels = evenShare(piece, of: pieces, oh * ow)
                     guard !pixels.isEmpty else { return }
-                    let ow = Int(conv.ow)
                     runBand((pixels.lowerBound / ow)..<((pixels.upperBound + ow - 1) / ow), pixels: pixels, held: &held,
                             expanded: expanded, dwOut: dwOut)
                     return
