@@ -9,21 +9,91 @@ private func poolTap(_ acc: inout V, _ x: V, _ isMax: Bool) {
 
 /// Output rows [rowBegin, rowEnd) of max or average pooling over one image, channels in vectors
 /// of 16: max propagates NaN (as TensorFlow), an average divides by the taps inside the image.
-/// Four (then two) channel vectors at a time where the channels allow: each tap's
-/// compare-and-blend waits on the previous one, so one vector at a time ran at the latency of
-/// that chain.
+/// Each tap's compare-and-blend waits on the previous one, so independent chains run together:
+/// four neighbouring output pixels at a time where their windows lie inside the row (a small
+/// CNN's 2x2 pools on 32 and 64 channels ran at that chain's latency, one pixel at a time), else
+/// four (then two) channel vectors of one pixel. Every pixel sees its taps in the same order
+/// either way, so the results do not depend on the path.
 public func avx512Pool(_ d: UnsafePointer<dl_pool>, _ rowBegin: Int, _ rowEnd: Int) {
     let p = d.pointee
     let c = Int(p.c), w = Int(p.w), h = Int(p.h), ow = Int(p.ow), kh = Int(p.kh), kw = Int(p.kw)
+    let sw = Int(p.sw), padLeft = Int(p.pad_left)
     let isMax = p.is_max != 0
     let start = isMax ? V(repeating: -.infinity) : V()
+    // Output columns [inFirst, inEnd) have their whole window inside the row.
+    let inFirst = min(ow, (padLeft + sw - 1) / sw)
+    let inEnd = w >= kw ? max(inFirst, min(ow, (w - kw + padLeft) / sw + 1)) : inFirst
+    let step = sw * c
     for oy in rowBegin..<rowEnd {
         let y0 = oy * Int(p.sh) - Int(p.pad_top)
         let ys = max(y0, 0), ye = min(y0 + kh, h)
-        for ox in 0..<ow {
-            let x0 = ox * Int(p.sw) - Int(p.pad_left)
-            let xs = max(x0, 0), xe = min(x0 + kw, w)
+        var ox = 0
+        while ox < ow {
+            let x0 = ox * sw - padLeft
             let out = p.output + (oy * ow + ox) * c
+            if ox >= inFirst && ox + 4 <= inEnd {
+                let count = V(repeating: Float(max((ye - ys) * kw, 1)))
+                var c0 = 0
+                while c0 + 32 <= c {
+                    var q00 = start, q01 = start, q10 = start, q11 = start, q20 = start, q21 = start, q30 = start, q31 = start
+                    for iy in ys..<max(ys, ye) {
+                        var src = p.input + (iy * w + x0) * c + c0
+                        for _ in 0..<kw {
+                            poolTap(&q00, load(src), isMax)
+                            poolTap(&q01, load(src + 16), isMax)
+                            poolTap(&q10, load(src + step), isMax)
+                            poolTap(&q11, load(src + step + 16), isMax)
+                            poolTap(&q20, load(src + step * 2), isMax)
+                            poolTap(&q21, load(src + step * 2 + 16), isMax)
+                            poolTap(&q30, load(src + step * 3), isMax)
+                            poolTap(&q31, load(src + step * 3 + 16), isMax)
+                            src += c
+                        }
+                    }
+                    if !isMax { q00 /= count; q01 /= count; q10 /= count; q11 /= count; q20 /= count; q21 /= count; q30 /= count; q31 /= count }
+                    store(q00, out + c0); store(q01, out + c0 + 16)
+                    store(q10, out + c + c0); store(q11, out + c + c0 + 16)
+                    store(q20, out + 2 * c + c0); store(q21, out + 2 * c + c0 + 16)
+                    store(q30, out + 3 * c + c0); store(q31, out + 3 * c + c0 + 16)
+                    c0 += 32
+                }
+                if c0 + 16 <= c {
+                    var q00 = start, q10 = start, q20 = start, q30 = start
+                    for iy in ys..<max(ys, ye) {
+                        var src = p.input + (iy * w + x0) * c + c0
+                        for _ in 0..<kw {
+                            poolTap(&q00, load(src), isMax)
+                            poolTap(&q10, load(src + step), isMax)
+                            poolTap(&q20, load(src + step * 2), isMax)
+                            poolTap(&q30, load(src + step * 3), isMax)
+                            src += c
+                        }
+                    }
+                    if !isMax { q00 /= count; q10 /= count; q20 /= count; q30 /= count }
+                    store(q00, out + c0)
+                    store(q10, out + c + c0)
+                    store(q20, out + 2 * c + c0)
+                    store(q30, out + 3 * c + c0)
+                    c0 += 16
+                }
+                if c0 < c {
+                    for q in 0..<4 {
+                        var acc = start
+                        for iy in ys..<max(ys, ye) {
+                            var src = p.input + (iy * w + x0) * c + c0 + q * step
+                            for _ in 0..<kw {
+                                poolTap(&acc, partial(src, c - c0), isMax)
+                                src += c
+                            }
+                        }
+                        if !isMax { acc /= count }
+                        storePartial(acc, out + q * c + c0, c - c0)
+                    }
+                }
+                ox += 4
+                continue
+            }
+            let xs = max(x0, 0), xe = min(x0 + kw, w)
             let count = V(repeating: Float(max((ye - ys) * (xe - xs), 1)))
             var c0 = 0
             while c0 + 64 <= c {
@@ -71,6 +141,7 @@ public func avx512Pool(_ d: UnsafePointer<dl_pool>, _ rowBegin: Int, _ rowEnd: I
                 if full { store(acc, out + c0) } else { storePartial(acc, out + c0, lanes) }
                 c0 += 16
             }
+            ox += 1
         }
     }
 }

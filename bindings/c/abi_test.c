@@ -86,6 +86,20 @@ static void write_replaced(const char *path, const char *text, const char *from,
     fclose(f);
 }
 
+/* Deletes what bad_files wrote into its scratch folder, then the folder. */
+static void remove_scratch(const char *tmp) {
+    char path[4200];
+    for (int k = 1; k < 10; k += 4) {
+        snprintf(path, sizeof path, "%s/truncated%d.h5", tmp, k);
+        remove(path);
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/edited%d.json", tmp, i);
+        remove(path);
+    }
+    check(rmdir(tmp) == 0, "scratch folder removed (nothing else left in it)");
+}
+
 /* Bad files: each must fail to load with `want` and a message containing `needle`. */
 static void bad_files(const char *full_model, const char *json, const char *weights) {
     char tmp[] = "/tmp/dl-abi-XXXXXX";
@@ -122,6 +136,7 @@ static void bad_files(const char *full_model, const char *json, const char *weig
         check(strstr(dl_last_error(), edits[i].needle) != NULL, edits[i].needle);
     }
     free(arch);
+    remove_scratch(tmp);
 }
 
 /* What the argument-abuse checks below run against. */

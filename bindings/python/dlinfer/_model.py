@@ -179,7 +179,9 @@ class Model:
 
     def run(self, inputs):
         """Runs on a list (model input order) or dict (by input name) of arrays; returns a list of arrays."""
-        if isinstance(inputs, dict):
+        if type(inputs) is np.ndarray:
+            inputs = [inputs]
+        elif isinstance(inputs, dict):
             names = [i.name for i in self.inputs]
             unknown = set(inputs) - set(names)
             if unknown:
@@ -190,11 +192,13 @@ class Model:
             inputs = [inputs[n] for n in names]
         elif isinstance(inputs, np.ndarray):
             inputs = [inputs]
-        inputs = list(inputs)
+        else:
+            inputs = list(inputs)
         if len(inputs) != len(self.inputs):
             raise ValueError("model takes %d input(s), got %d" % (len(self.inputs), len(inputs)))
         arrays = [self._prepare(v, info) for v, info in zip(inputs, self.inputs)]
-        key = tuple((a.shape, a.dtype.char) for a in arrays)
+        # Each prepared array has its input's dtype, so the shapes alone say whether the cache holds.
+        key = tuple([a.shape for a in arrays])
         with self._lock:
             session = self._open_session()
             # The C input descriptors and the output shapes are kept for the last input shapes, so a
@@ -215,15 +219,17 @@ class Model:
             check(self._lib.dl_session_run(session, len(arrays), cin))
             if cached[3] is None:
                 view = OutputViewC()
-                out_shapes = []
+                outs = []
                 for i in range(len(self.outputs)):
                     check(self._lib.dl_session_output(session, i, ctypes.byref(view)))
-                    out_shapes.append(tuple(view.shape[k] for k in range(view.rank)))
-                cached[3] = out_shapes
+                    shape = tuple(view.shape[k] for k in range(view.rank))
+                    outs.append((i, shape, 4 * int(np.prod(shape, dtype=np.int64))))
+                cached[3] = outs
+            copy = self._lib.dl_session_output_copy
             out = []
-            for i, shape in enumerate(cached[3]):
+            for i, shape, nbytes in cached[3]:
                 y = np.empty(shape, dtype=np.float32)
-                check(self._lib.dl_session_output_copy(session, i, _address(y), y.nbytes))
+                check(copy(session, i, _address(y), nbytes))
                 out.append(y)
         return out
 
