@@ -2,6 +2,10 @@
 struct OpPlan {
     var outputs: [Shape]
     var scratchBytes = 0
+    /// Memory of the op's own that keeps its contents from one run of the plan to the next
+    /// (zeroed when the plan is made): for state built on the first run, such as a table of
+    /// addresses into the plan's arena.
+    var persistentBytes = 0
     var flops: Double = 0
     /// Integers `run` needs that are cheaper to derive once per plan (permutations, sizes).
     var aux: [Int] = []

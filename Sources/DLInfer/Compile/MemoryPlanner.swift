@@ -17,13 +17,17 @@ enum MemoryPlanner {
         var valueOffsets: [Int?]
         /// Byte offset of each node's scratch (nil when it needs none).
         var scratchOffsets: [Int?]
+        /// Byte offset of each node's persistent memory (nil when it needs none): alive for the
+        /// whole run, so no other buffer ever shares it and it keeps its contents between runs.
+        var persistentOffsets: [Int?] = []
         var totalBytes: Int
         var views = 0
         var inPlace = 0
     }
 
-    /// `sizes`: bytes of each value (ignored for constants); `scratch`: bytes per node.
-    static func assign(_ g: IRGraph, sizes: [Int], scratch: [Int]) throws -> Assignment {
+    /// `sizes`: bytes of each value (ignored for constants); `scratch`: bytes per node;
+    /// `persistent`: bytes per node kept between runs (none when empty).
+    static func assign(_ g: IRGraph, sizes: [Int], scratch: [Int], persistent: [Int] = []) throws -> Assignment {
         let n = g.nodes.count
         var def = [Int](repeating: -1, count: g.values.count)
         var lastUse = [Int](repeating: -1, count: g.values.count)
@@ -63,10 +67,16 @@ enum MemoryPlanner {
             scratchBuffer[i] = buffers.count
             buffers.append(Buffer(size: s, first: i, last: i))
         }
+        var persistentBuffer = [Int?](repeating: nil, count: n)
+        for (i, s) in persistent.enumerated() where s > 0 {
+            persistentBuffer[i] = buffers.count
+            buffers.append(Buffer(size: s, first: -1, last: n))
+        }
         let (offsets, total) = try place(buffers)
         return Assignment(valueOffsets: g.values.indices.map { v in
                               g.values[v].constant != nil ? nil : bufferOf[group[v]].map { offsets[$0] } },
                           scratchOffsets: scratchBuffer.map { $0.map { offsets[$0] } },
+                          persistentOffsets: persistentBuffer.map { $0.map { offsets[$0] } },
                           totalBytes: total, views: views, inPlace: inPlace)
     }
 

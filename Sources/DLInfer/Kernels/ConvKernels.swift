@@ -139,11 +139,12 @@ struct KernelRowSpan {
 /// vertical padding; or, for a column at the edge, a slot of `patches` (OH * span.edges * kh runs)
 /// filled with the run and zeros where it reaches into the padding. With `originRow` r, table
 /// and patches hold output rows from r on (pixel index and patch row counted from row r): a band
-/// of a bigger output, as a depthwise chain computes it.
+/// of a bigger output, as a depthwise chain computes it. `edgesOnly`: the rest of the table is in
+/// place from an earlier call for the same input address; only the patches are filled again.
 @inline(never)  // its own registers: inlined into the op's closure, its loop counters lived on the stack
 func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafePointer<Float>, h: AxisGeometry, w: AxisGeometry,
                     span: KernelRowSpan, table: UnsafeMutablePointer<UnsafePointer<Float>>, patches: UnsafeMutablePointer<Float>,
-                    pixels: Range<Int>, originRow: Int = 0) {
+                    pixels: Range<Int>, originRow: Int = 0, edgesOnly: Bool = false) {
     guard !pixels.isEmpty else { return }
     // Sizes were checked when the op was planned; the loops run per table entry, so they use
     // wrapping arithmetic and walk the output row by row (no division per pixel).
@@ -158,13 +159,15 @@ func kernelRowTable(_ input: UnsafePointer<Float>, channels: Int, zeros: UnsafeP
         for ky in 0..<kh {
             let iy = oy &* h.stride &- h.padBefore &+ ky &* h.dilation
             if iy < 0 || iy >= h.input {
-                for x in first..<end { base[x &* kh &+ ky] = zeros }
+                if !edgesOnly { for x in first..<end { base[x &* kh &+ ky] = zeros } }
                 continue
             }
             let row = input + iy &* rowFloats
             let padFloats = w.padBefore &* channels
-            for x in max(first, lo)..<max(max(first, lo), min(end, hi)) {
-                base[x &* kh &+ ky] = row + (x &* step &- padFloats)
+            if !edgesOnly {
+                for x in max(first, lo)..<max(max(first, lo), min(end, hi)) {
+                    base[x &* kh &+ ky] = row + (x &* step &- padFloats)
+                }
             }
             // The edge columns before the interior, then those after it (a loop over every column
             // with a `where` clause cost as much as filling the table).

@@ -99,7 +99,7 @@ final class ConvOp: CompiledOp {
         let rowLen = try checkedMul(try checkedMul(p.window.kh, p.window.kw), cg)
         let taps = p.window.kh * p.window.kw
         let pointer = MemoryLayout<UnsafePointer<Float>>.stride
-        var scratch: Int
+        var scratch: Int, persistent = 0
         if pointwise {
             scratch = 0
         } else if indirect {
@@ -111,6 +111,11 @@ final class ConvOp: CompiledOp {
             let patches = try checkedMul(try checkedMul(try checkedMul(gh.output, KernelRowSpan(gw).edges), p.window.kh),
                                          try checkedMul(p.window.kw, cg))
             scratch = try checkedAdd(try checkedMul(try checkedMul(pixels, p.window.kh), pointer), try checkedMul(patches, 4))
+            if inputs[0][0] == 1 {
+                // One image: the table is kept from run to run (see KernelRowCache).
+                persistent = try checkedAdd(scratch, KernelRowCache.headerBytes)
+                scratch = 0
+            }
         } else {
             scratch = try checkedMul(try checkedMul(pixels, rowLen), 4)
         }
@@ -122,7 +127,7 @@ final class ConvOp: CompiledOp {
             scratch = max(scratch, try checkedMul(floats, 4))
         }
         let flops = 2 * Double(try checkedCount(out[0])) * Double(rowLen)
-        return OpPlan(outputs: out, scratchBytes: scratch, flops: flops)
+        return OpPlan(outputs: out, scratchBytes: scratch, persistentBytes: persistent, flops: flops)
     }
 
     /// A 1x1 conv run's state for the threads' pieces (some rows or column panels of one GEMM each).
@@ -221,6 +226,8 @@ final class ConvOp: CompiledOp {
         let table: UnsafeMutablePointer<UnsafePointer<Float>>, patches: UnsafeMutablePointer<Float>
         let h: Int, w: Int, c: Int, pixels: Int
         let gh: AxisGeometry, gw: AxisGeometry, span: KernelRowSpan
+        /// The table's interior entries are already in place (KernelRowCache).
+        let edgesOnly: Bool
         var image = 0
     }
 
@@ -261,18 +268,24 @@ final class ConvOp: CompiledOp {
         }
         let pool = s.pool(perImageOf: n)
         if kernelRows {
-            let table = s.scratch!.assumingMemoryBound(to: UnsafePointer<Float>.self)
-            let patches = (s.scratch! + pixels * gh.kernel * MemoryLayout<UnsafePointer<Float>>.stride).assumingMemoryBound(to: Float.self)
+            // One image keeps its table in the plan's persistent memory: the interior entries are
+            // addresses in the arena, the same every run, so once built only the edge columns'
+            // patches (copies of input) are filled again.
+            let cache = s.persistent.map { KernelRowCache($0) }
+            let memory = cache?.table ?? s.scratch!
+            let table = memory.assumingMemoryBound(to: UnsafePointer<Float>.self)
+            let patches = (memory + pixels * gh.kernel * MemoryLayout<UnsafePointer<Float>>.stride).assumingMemoryBound(to: Float.self)
             var job = KernelRowPieces(op: self, split: RowSplit(rows: pixels, threads: pool.threads), x: x.f32, y: y.f32,
                                       residual: residual, table: table, patches: patches, h: h, w: w, c: c, pixels: pixels,
-                                      gh: gh, gw: gw, span: KernelRowSpan(gw))
+                                      gh: gh, gw: gw, span: KernelRowSpan(gw), edgesOnly: cache?.isBuilt(for: x.f32) ?? false)
+            defer { cache?.markBuilt(for: x.f32) }
             for img in 0..<n {
                 job.image = img
                 pool.parallel(job.split.count, &job) { raw, piece in
                     let j = raw.assumingMemoryBound(to: KernelRowPieces.self).pointee, op = j.op
                     let rows = j.split.range(piece)
                     kernelRowTable(j.x + j.image * j.h * j.w * j.c, channels: j.c, zeros: op.zeros.pointer, h: j.gh, w: j.gw,
-                                   span: j.span, table: j.table, patches: j.patches, pixels: rows)
+                                   span: j.span, table: j.table, patches: j.patches, pixels: rows, edgesOnly: j.edgesOnly)
                     let offset = j.image * j.pixels * op.cout
                     op.table.convGemm(table: j.table, taps: j.gh.kernel, cin: j.gw.kernel * j.c, b: op.weights[0], c: j.y + offset,
                                       ldc: op.cout, bias: op.bias.first.map { UnsafePointer($0.pointer) },
@@ -338,4 +351,21 @@ final class ConvOp: CompiledOp {
             }
         }
     }
+}
+
+/// The header of a one-image kernel-row conv's persistent memory (the input address its table
+/// was built for; zero: not built yet), then the table and patches.
+struct KernelRowCache {
+    static let headerBytes = 64
+    private let header: UnsafeMutablePointer<Int>
+    let table: UnsafeMutableRawPointer
+
+    init(_ memory: UnsafeMutableRawPointer) {
+        header = memory.assumingMemoryBound(to: Int.self)
+        table = memory + KernelRowCache.headerBytes
+    }
+
+    func isBuilt(for input: UnsafePointer<Float>) -> Bool { header.pointee == Int(bitPattern: input) }
+
+    func markBuilt(for input: UnsafePointer<Float>) { header.pointee = Int(bitPattern: input) }
 }

@@ -53,7 +53,8 @@ final class Plan {
             plans.append(p)
         }
         let sizes = try shapes.map { s in try checkedMul(try checkedCount(s ?? [0]), 4) }
-        let a = try MemoryPlanner.assign(g, sizes: sizes, scratch: plans.map { $0.scratchBytes })
+        let a = try MemoryPlanner.assign(g, sizes: sizes, scratch: plans.map { $0.scratchBytes },
+                                         persistent: plans.map { $0.persistentBytes })
         guard a.totalBytes <= Plan.maxArenaBytes else {
             throw DLError.shape("input shape(s) \(inputShapes.map { $0.described }.joined(separator: ", ")) need \(a.totalBytes) bytes of activation memory, more than the limit of \(Plan.maxArenaBytes)")
         }
@@ -62,6 +63,9 @@ final class Plan {
             throw DLError.shape("cannot allocate \(a.totalBytes) bytes of activation memory")
         }
         self.arena = arena
+        for (i, offset) in a.persistentOffsets.enumerated() {
+            if let offset { (arena + offset).initializeMemory(as: UInt8.self, repeating: 0, count: plans[i].persistentBytes) }
+        }
         arenaBytes = a.totalBytes
         assignment = a
         self.inputShapes = inputShapes
@@ -76,7 +80,8 @@ final class Plan {
         usesThreads = pool.threads > 1 && totalFlops >= Plan.parallelMinTotalFlops
         steps = g.nodes.enumerated().map { [usesThreads] i, node in
             Step(op: model.ops[i], node: i, inputs: node.inputs.map(view), outputs: node.outputs.map(view),
-                 scratch: a.scratchOffsets[i].map { arena + $0 }, flops: plans[i].flops, aux: plans[i].aux,
+                 scratch: a.scratchOffsets[i].map { arena + $0 }, persistent: a.persistentOffsets[i].map { arena + $0 },
+                 flops: plans[i].flops, aux: plans[i].aux,
                  pool: !usesThreads || (plans[i].flops > 0 && plans[i].flops < Plan.parallelMinFlops) ? .serial : pool)
         }
         inputViews = g.inputs.map(view)

@@ -15,6 +15,8 @@ struct Step {
     var inputs: [TensorView]
     var outputs: [TensorView]
     var scratch: UnsafeMutableRawPointer?
+    /// The op's memory that keeps its contents between runs of this plan (OpPlan.persistentBytes).
+    var persistent: UnsafeMutableRawPointer? = nil
     var flops: Double
     var aux: [Int]
     /// The session's intra-op threads.

@@ -60,4 +60,32 @@ import Testing
         #expect(y[0] == input.map { max($0, 0) })
         #expect(y[1] == input.map { -max($0, 0) })
     }
+
+    /// A one-image kernel-row conv keeps its table from run to run (persistent plan memory) and
+    /// fills only the edge columns' patches again: a later run on another image must match a
+    /// fresh session on that image bit for bit (stale patches would carry the first image's
+    /// edges), at one and two threads.
+    @Test func keptKernelRowTableServesLaterInputs() throws {
+        let name = "keras3_resnet_small"
+        let m = try Fixtures.manifest(name)
+        let model = try Model(path: "\(Fixtures.root)/\(name)/\(m.model)")
+        let a = try NpyArray(path: "\(Fixtures.root)/\(name)/\(m.inputs[0])")
+        guard case .float32(let x) = a.values, a.shape[0] == 2 else { Issue.record("two float images expected"); return }
+        let ref = try NpyArray(path: "\(Fixtures.root)/\(name)/\(m.outputs[0])").floats
+        let shape = [1] + a.shape.dropFirst(), size = x.count / 2, classes = ref.count / 2
+        let images = [Array(x[..<size]), Array(x[size...])]
+        #expect(model.compiled.ops.contains { $0.label.contains("kernel-row") }, "the fixture must have a kernel-row conv")
+        for threads in [1, 2] {
+            let session = try Session(model: model, options: SessionOptions(threads: threads))
+            var outputs: [[Float]] = []
+            for i in [0, 1, 0, 1] { outputs.append(try session.run([(shape, .float32(images[i]))])[0].data) }
+            for i in 0..<2 {
+                let fresh = try Session(model: model, options: SessionOptions(threads: threads)).run([(shape, .float32(images[i]))])[0].data
+                #expect(outputs[i] == fresh && outputs[i + 2] == fresh, "\(threads) threads, image \(i): a later run differs from a fresh session")
+                let miss = Fixtures.compare(fresh, Array(ref[(i * classes)..<((i + 1) * classes)]), m.tolerance, argmaxClasses: nil)
+                #expect(miss == nil, "\(threads) threads, image \(i): \(miss ?? "")")
+            }
+            #expect(outputs[0] != outputs[1], "the two images must give different outputs")
+        }
+    }
 }
