@@ -18,6 +18,8 @@ import Testing
         Case(m: 23, n: 24, k: 144), Case(m: 11, n: 48, k: 190),
         // One panel, B beyond L1, short K: one block, each tile fetching the next tile's A rows.
         Case(m: 29, n: 64, k: 256), Case(m: 13, n: 40, k: 300),
+        // One row (the GEMV kernels: k in several accumulators, a remainder, K blocks that accumulate).
+        Case(m: 1, n: 10, k: 1600), Case(m: 1, n: 33, k: 803), Case(m: 1, n: 130, k: 517),
     ]
 
     static let activations: [Activation] = [.linear, .relu, .relu6, .leakyRelu(slope: 0.1), .sigmoid,
