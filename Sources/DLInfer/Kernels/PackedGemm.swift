@@ -58,7 +58,10 @@ extension dl_epilogue {
 extension KernelTable {
     /// c[m, n] = act(a[m, k] * b + bias + residual): the kernel applies what it can in registers
     /// and the rest (other activations) runs as one pass over the rows just written.
-    /// Rows `rows` and the columns of B panels `panels` of the product (all by default).
+    /// Rows `rows` and the columns of B panels `panels` of the product (all by default). `m` is
+    /// the whole product's row count and picks the kernels (one row: the GEMV kernels), so every
+    /// piece of one product, on any thread, must pass the same `m` (results are bit-identical
+    /// across thread counts only then).
     func gemm(m: Int, a: UnsafePointer<Float>, lda: Int, b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int,
               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation, rows: Range<Int>? = nil,
               panels: Range<Int>? = nil) {

@@ -194,8 +194,9 @@ final class DepthwiseChainOp: CompiledOp {
                 op.table.convGemm(table: table, taps: gh.kernel, cin: gw.kernel * op.cin, b: e.weights, c: dst, ldc: op.mid,
                                   bias: bias, residual: nil, activation: e.activation, rows: 0..<(rows.count * w))
             } else {
-                op.table.gemm(m: rows.count * w, a: x + rows.lowerBound * w * op.cin, lda: op.cin, b: e.weights, c: dst, ldc: op.mid,
-                              bias: bias, residual: nil, activation: e.activation)
+                // m: the whole image's pixels (it picks the kernels: a band's must not depend on the band).
+                op.table.gemm(m: h * w, a: x + rows.lowerBound * w * op.cin, lda: op.cin, b: e.weights, c: dst, ldc: op.mid,
+                              bias: bias, residual: nil, activation: e.activation, rows: 0..<(rows.count * w))
             }
         }
 
@@ -283,9 +284,10 @@ final class DepthwiseChainOp: CompiledOp {
             if let pr = op.project {
                 let p0 = pixels?.lowerBound ?? o0 * ow, p1 = pixels?.upperBound ?? o1 * ow
                 let offset = p0 * op.cout
-                op.table.gemm(m: p1 - p0, a: dwOut + (p0 - o0 * ow) * op.mid, lda: op.mid, b: pr.weights, c: y + offset, ldc: op.cout,
-                              bias: pr.bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + offset },
-                              activation: pr.activation)
+                // m: the image's output pixels (it picks the kernels: a piece's must not depend on the piece).
+                op.table.gemm(m: Int(conv.oh) * ow, a: dwOut + (p0 - o0 * ow) * op.mid, lda: op.mid, b: pr.weights, c: y + offset,
+                              ldc: op.cout, bias: pr.bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + offset },
+                              activation: pr.activation, rows: 0..<(p1 - p0))
             }
         }
     }
