@@ -179,9 +179,16 @@ class Model:
 
     def run(self, inputs):
         """Runs on a list (model input order) or dict (by input name) of arrays; returns a list of arrays."""
-        if type(inputs) is np.ndarray:
-            inputs = [inputs]
-        elif isinstance(inputs, dict):
+        if type(inputs) is np.ndarray and len(self.inputs) == 1:
+            # One array for a one-input model, the common call: no list, zip or _prepare call
+            # when the array is already what the engine reads.
+            info = self.inputs[0]
+            if inputs.dtype == info.dtype and inputs.flags.c_contiguous:
+                arrays = [inputs]
+            else:
+                arrays = [self._prepare(inputs, info)]
+            return self._run_arrays(arrays)
+        if isinstance(inputs, dict):
             names = [i.name for i in self.inputs]
             unknown = set(inputs) - set(names)
             if unknown:
@@ -196,7 +203,9 @@ class Model:
             inputs = list(inputs)
         if len(inputs) != len(self.inputs):
             raise ValueError("model takes %d input(s), got %d" % (len(self.inputs), len(inputs)))
-        arrays = [self._prepare(v, info) for v, info in zip(inputs, self.inputs)]
+        return self._run_arrays([self._prepare(v, info) for v, info in zip(inputs, self.inputs)])
+
+    def _run_arrays(self, arrays):
         # Each prepared array has its input's dtype, so the shapes alone say whether the cache holds.
         key = tuple([a.shape for a in arrays])
         with self._lock:
