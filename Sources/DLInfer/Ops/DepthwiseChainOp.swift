@@ -129,9 +129,11 @@ final class DepthwiseChainOp: CompiledOp {
             // up to all of them.
             let rows = (gh.output + threads - 1) / threads
             let whole = try lines(wholeFloats), dwOut = project == nil ? 0 : try lines(try checkedMul(gh.output, outRowFloats))
-            // A run on one thread (a batch's small images) takes the regions band by band instead.
+            // A run on one thread (a batch's small images) takes the regions band by band instead,
+            // and a batch of at least `threads` images one slot of both per thread (see `run`).
+            let slots = inputs[0][0] >= threads ? max(threads, p.regionsPerThread) : p.regionsPerThread
             let bytes = try checkedAdd(claimBytes, try checkedMul(max(try checkedAdd(whole, try checkedMul(dwOut, threads)),
-                                                                      try checkedMul(whole + dwOut, p.regionsPerThread)), 4))
+                                                                      try checkedMul(whole + dwOut, slots)), 4))
             return OpPlan(outputs: out, scratchBytes: bytes, flops: flops, aux: [rows, whole, dwOut, 0, 1, claimBytes])
         }
         let perThread = try checkedAdd(try checkedMul(try checkedAdd(expanded, dwOut), 4), tableBytes)
@@ -151,16 +153,33 @@ final class DepthwiseChainOp: CompiledOp {
             + 2 * Double(pixelsOut) * Double(mid * (win.kh * win.kw + (project == nil ? 0 : cout)))
     }
 
+    /// A batch's images for the threads, whole images each (see `run`): image 0's job, moved
+    /// to each image by the images' strides.
+    private struct BatchPieces {
+        let first: Pieces
+        let images: Int, threads: Int, inputFloats: Int, outputFloats: Int
+
+        func job(_ image: Int) -> Pieces {
+            var j = first
+            j.x += image * inputFloats
+            j.y += image * outputFloats
+            j.residual = j.residual.map { $0 + image * outputFloats }
+            j.conv.input += image * inputFloats
+            j.conv.output += image * outputFloats
+            return j
+        }
+    }
+
     /// One image's state for the threads' pieces: a region of output rows each, taken band by
     /// band from the claims (then bands from the back of other regions), or in whole-image mode
     /// a fixed range of rows each.
     private struct Pieces {
         let op: DepthwiseChainOp
-        let x: UnsafePointer<Float>
-        let y: UnsafeMutablePointer<Float>
-        let residual: UnsafePointer<Float>?
+        var x: UnsafePointer<Float>
+        var y: UnsafeMutablePointer<Float>
+        var residual: UnsafePointer<Float>?
         let scratch: UnsafeMutableRawPointer
-        let conv: dl_dwconv   // the image's geometry; input, output, h and pad_top are set per band
+        var conv: dl_dwconv   // the image's geometry; input, output, h and pad_top are set per band
         let epilogue: dl_epilogue
         /// The expanded tensor's height and width.
         let h: Int, w: Int
@@ -173,6 +192,9 @@ final class DepthwiseChainOp: CompiledOp {
         /// The regions' claims (nil in whole-image mode), in the scratch's first `claimBytes`.
         let claims: RowClaims?
         let claimBytes: Int
+        /// One thread runs the whole image band by band in scratch slot `piece` (a batch's
+        /// images split between the threads).
+        var alone = false
 
         /// Pixel rows `rows` of the whole expanded image (whole-image mode's first phase).
         func expandPixels(_ rows: Range<Int>) {
@@ -209,6 +231,14 @@ final class DepthwiseChainOp: CompiledOp {
             // Expanded rows [held.lowerBound, held.upperBound) of the image are scratch rows 0...: the
             // rows a band shares with the previous one are moved down, not computed again.
             var held = 0..<0
+            if alone {
+                var o0 = 0
+                while o0 < oh {
+                    runBand(o0..<min(oh, o0 + band), held: &held, expanded: expanded, dwOut: dwOut)
+                    o0 = min(oh, o0 + band)
+                }
+                return
+            }
             guard let claims else {
                 if op.project != nil {
                     // Whole-image mode: the expanded image is complete, so a piece takes an even share
@@ -305,20 +335,43 @@ final class DepthwiseChainOp: CompiledOp {
         let pixels = gh.output * gw.output
         let residual: UnsafePointer<Float>? = p.project?.epilogue.residual == true ? UnsafePointer(s.inputs[1].f32) : nil
         let pool = s.pool(perImageOf: n)
-        for img in 0..<n {
+        func pieces(image img: Int, threads: Int, alone: Bool) -> Pieces {
             let d = dl_dwconv(input: x.f32 + img * ih * iw * cin, weights: depthwise.pointer, output: y.f32 + img * pixels * cout,
                               c: mid, window: win, h: gh, w: gw)
             let e = dl_epilogue(bias: depthwiseBias.map { UnsafePointer($0.pointer) }, residual: nil, ldResidual: mid,
                                 registerPartOf: p.depthwise.epilogue.activation)
-            let wholeImage = s.aux[4] != 0 && pool.threads > 1
-            let regions = min(pool.threads * p.regionsPerThread, gh.output)
+            let wholeImage = s.aux[4] != 0 && threads > 1 && !alone
+            let regions = min(threads * p.regionsPerThread, gh.output)
             var job = Pieces(op: self, x: x.f32 + img * ih * iw * cin, y: y.f32 + img * pixels * cout,
                              residual: residual.map { $0 + img * pixels * cout }, scratch: s.scratch!,
                              conv: d, epilogue: e, h: h, w: w, expandGeometry: expandGeometry,
-                             pieces: wholeImage ? min(pool.threads, gh.output) : regions,
+                             pieces: wholeImage ? min(threads, gh.output) : regions,
                              band: s.aux[0], expandedFloats: s.aux[1], dwFloats: s.aux[2], tableBytes: s.aux[3],
-                             wholeImage: wholeImage, claims: wholeImage ? nil : RowClaims(base: s.scratch!, regions: regions),
+                             wholeImage: wholeImage, claims: wholeImage || alone ? nil : RowClaims(base: s.scratch!, regions: regions),
                              claimBytes: s.aux[5])
+            job.alone = alone
+            return job
+        }
+        // A batch of at least as many images as threads: whole images per thread (thread t runs
+        // images t, t + T, ...), each band by band in its own scratch slot, as a one-thread run
+        // does: no barriers and no rows computed twice at the pieces' edges (MobileNetV2 at batch
+        // 8 and 2 threads: 22.3 -> 21.2 ms, 1.80x -> 1.90x the 1-thread time). The images left
+        // over (fewer than the threads) are split as below.
+        let together = pool.threads > 1 ? n / pool.threads * pool.threads : 0
+        if together > 0 {
+            var batch = BatchPieces(first: pieces(image: 0, threads: pool.threads, alone: true), images: together,
+                                    threads: pool.threads, inputFloats: ih * iw * cin, outputFloats: pixels * cout)
+            pool.parallel(pool.threads, &batch) { raw, t in
+                let b = raw.assumingMemoryBound(to: BatchPieces.self)
+                var img = t
+                while img < b.pointee.images {
+                    b.pointee.job(img).runPiece(t)
+                    img += b.pointee.threads
+                }
+            }
+        }
+        for img in together..<n {
+            var job = pieces(image: img, threads: pool.threads, alone: false)
             if let claims = job.claims {
                 for i in 0..<claims.regions { claims.reset(i, (gh.output * i / claims.regions)..<(gh.output * (i + 1) / claims.regions)) }
             }

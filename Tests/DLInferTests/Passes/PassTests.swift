@@ -224,10 +224,10 @@ import Testing
         #expect(miss == nil, "without chains: \(miss ?? "")")
     }
 
-    /// A 7x7 chain at 2 and 3 threads runs in whole-image mode, whose pieces take output pixels
-    /// cut mid-row (24 | 25 and 18 | 12 | 19 of 49): it matches Keras and the 1-thread run bit
-    /// for bit. Batch 16 (the fixture's 2 images 8 times): one image is too few FLOPs to wake the
-    /// threads.
+    /// A 7x7 chain at 2 and 3 threads: a batch's images run whole, one per thread, and the images
+    /// left over run in whole-image mode, whose pieces take output pixels cut mid-row (24 | 25
+    /// and 18 | 12 | 19 of 49). Both match Keras and the 1-thread run bit for bit. Batch 17 (one
+    /// image is too few FLOPs to wake the threads).
     @Test func wholeImageChainSplitsPixelsMidRow() throws {
         let name = "keras3_mbconv_whole_image_h5"
         let m = try Fixtures.manifest(name)
@@ -236,16 +236,20 @@ import Testing
         let a = try NpyArray(path: "\(Fixtures.root)/\(name)/\(m.inputs[0])")
         guard case .float32(let x) = a.values else { Issue.record("float input expected"); return }
         let ref = try NpyArray(path: "\(Fixtures.root)/\(name)/\(m.outputs[0])").floats
-        let copies = 8   // of the fixture's batch (2 images)
-        let batch: [(shape: [Int], data: InputData)] = [([a.shape[0] * copies] + a.shape.dropFirst(),
-                                                          .float32(Array([[Float]](repeating: x, count: copies).joined())))]
+        // 8 copies of the fixture's batch (2 images) and its first image again: 17 images, so at 2
+        // and 3 threads most run whole per thread and the last one or two are split mid-row.
+        let copies = 8, images = a.shape[0] * copies + 1, imageFloats = x.count / a.shape[0]
+        let batch: [(shape: [Int], data: InputData)] = [([images] + a.shape.dropFirst(),
+                                                          .float32(Array([[Float]](repeating: x, count: copies).joined()) + x[..<imageFloats]))]
         let serial = try Session(model: model, options: SessionOptions(threads: 1)).run(batch)
+        let outFloats = ref.count / a.shape[0]
         for threads in [2, 3] {
             let y = try Session(model: model, options: SessionOptions(threads: threads)).run(batch)
-            for copy in 0..<copies {
-                let miss = Fixtures.compare(Array(y[0].data[(copy * ref.count)..<((copy + 1) * ref.count)]), ref, m.tolerance,
-                                            argmaxClasses: nil)
-                #expect(miss == nil, "\(threads) threads, copy \(copy): \(miss ?? "")")
+            for image in 0..<images {
+                let want = image % a.shape[0]
+                let miss = Fixtures.compare(Array(y[0].data[(image * outFloats)..<((image + 1) * outFloats)]),
+                                            Array(ref[(want * outFloats)..<((want + 1) * outFloats)]), m.tolerance, argmaxClasses: nil)
+                #expect(miss == nil, "\(threads) threads, image \(image): \(miss ?? "")")
             }
             #expect(y[0].data == serial[0].data, "\(threads) threads differ from 1 thread")
         }
