@@ -59,18 +59,18 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
     for r in range(mr):
         w("    var " + ", ".join("%s = V()" % x for x in acc[r]))
     w("    var bp = b")
-    # Lines of the next weight block spread over the k loop (see NextBlockPrefetch), any rest after it.
-    w("    var pfp = pf, pfLeft = pfLines")
+    # Lines of the next weight block spread over the k loop (see NextBlockPrefetch), any rest after
+    # it. A GEMV kernel is never given any (its driver streams B without software prefetch).
+    if splits == 1:
+        w("    var pfp = pf, pfLeft = pfLines")
     if splits > 1:
         sets = [[["u%d%d%d" % (u, r, j) for j in range(nv)] for r in range(mr)] for u in range(splits)]
         sets[0] = acc
         for u in range(1, splits):
             for r in range(mr):
                 w("    var " + ", ".join("%s = V()" % x for x in sets[u][r]))
-        w("    let pfMask = prefetchMask(steps: kc / %d, lines: pfLines)" % splits)
-        w("    var k = 0, step = 0")
+        w("    var k = 0")
         w("    while k + %d <= kc {" % splits)
-        w("        if pfLeft > 0 && step & pfMask == 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }")
         for u in range(splits):
             for j in range(nv):
                 w("        let b%d%d = load(bp + %s%d)" % (u, j, "" if u == 0 else "%d * ldb + " % u, j * lanes))
@@ -80,7 +80,6 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
                     w("        %s = %s.addingProduct(s%d%d, b%d%d)" % (sets[u][r][j], sets[u][r][j], u, r, u, j))
         w("        bp += %d * ldb" % splits)
         w("        k += %d" % splits)
-        w("        step += 1")
         w("    }")
         w("    while k < kc {")
         for j in range(nv):
@@ -123,7 +122,8 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
         w(ind + "}")
         if indirect:
             w("    }")
-    w("    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }")
+    if splits == 1:
+        w("    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }")
     w("    let full = cols == %d" % nr)
     # The epilogue is written out in place (a helper taking the accumulators inout was not
     # inlined and spilled them): its settings are read once per tile, the bias once per tile.

@@ -2881,7 +2881,6 @@ private func gemvKernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _
     let a0 = a + 0 * lda
     var c00 = V()
     var bp = b
-    var pfp = pf, pfLeft = pfLines
     var u100 = V()
     var u200 = V()
     var u300 = V()
@@ -2889,10 +2888,8 @@ private func gemvKernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _
     var u500 = V()
     var u600 = V()
     var u700 = V()
-    let pfMask = prefetchMask(steps: kc / 8, lines: pfLines)
-    var k = 0, step = 0
+    var k = 0
     while k + 8 <= kc {
-        if pfLeft > 0 && step & pfMask == 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
         let b00 = load(bp + 0)
         let s00 = V(repeating: a0[k + 0])
         c00 = c00.addingProduct(s00, b00)
@@ -2919,7 +2916,6 @@ private func gemvKernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _
         u700 = u700.addingProduct(s70, b70)
         bp += 8 * ldb
         k += 8
-        step += 1
     }
     while k < kc {
         let b0 = load(bp + 0)
@@ -2935,7 +2931,6 @@ private func gemvKernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _
     c00 += u200
     u100 += u300
     c00 += u100
-    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
     let full = cols == 8
     let ep = epi?.pointee
     let act = ep?.activation ?? Int32(DL_ACT_NONE)
@@ -2983,14 +2978,11 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     let a0 = a + 0 * lda
     var c00 = V(), c01 = V()
     var bp = b
-    var pfp = pf, pfLeft = pfLines
     var u100 = V(), u101 = V()
     var u200 = V(), u201 = V()
     var u300 = V(), u301 = V()
-    let pfMask = prefetchMask(steps: kc / 4, lines: pfLines)
-    var k = 0, step = 0
+    var k = 0
     while k + 4 <= kc {
-        if pfLeft > 0 && step & pfMask == 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
         let b00 = load(bp + 0)
         let b01 = load(bp + 8)
         let s00 = V(repeating: a0[k + 0])
@@ -3013,7 +3005,6 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
         u301 = u301.addingProduct(s30, b31)
         bp += 4 * ldb
         k += 4
-        step += 1
     }
     while k < kc {
         let b0 = load(bp + 0)
@@ -3030,7 +3021,6 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     u101 += u301
     c00 += u100
     c01 += u101
-    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
     let full = cols == 16
     let ep = epi?.pointee
     let act = ep?.activation ?? Int32(DL_ACT_NONE)

@@ -6977,7 +6977,6 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     let a0 = a + 0 * lda
     var c00 = V()
     var bp = b
-    var pfp = pf, pfLeft = pfLines
     var u100 = V()
     var u200 = V()
     var u300 = V()
@@ -6985,10 +6984,8 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     var u500 = V()
     var u600 = V()
     var u700 = V()
-    let pfMask = prefetchMask(steps: kc / 8, lines: pfLines)
-    var k = 0, step = 0
+    var k = 0
     while k + 8 <= kc {
-        if pfLeft > 0 && step & pfMask == 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
         let b00 = load(bp + 0)
         let s00 = V(repeating: a0[k + 0])
         c00 = c00.addingProduct(s00, b00)
@@ -7015,7 +7012,6 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
         u700 = u700.addingProduct(s70, b70)
         bp += 8 * ldb
         k += 8
-        step += 1
     }
     while k < kc {
         let b0 = load(bp + 0)
@@ -7031,7 +7027,6 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     c00 += u200
     u100 += u300
     c00 += u100
-    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
     let full = cols == 16
     let ep = epi?.pointee
     let act = ep?.activation ?? Int32(DL_ACT_NONE)
@@ -7079,14 +7074,11 @@ private func gemvKernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     let a0 = a + 0 * lda
     var c00 = V(), c01 = V()
     var bp = b
-    var pfp = pf, pfLeft = pfLines
     var u100 = V(), u101 = V()
     var u200 = V(), u201 = V()
     var u300 = V(), u301 = V()
-    let pfMask = prefetchMask(steps: kc / 4, lines: pfLines)
-    var k = 0, step = 0
+    var k = 0
     while k + 4 <= kc {
-        if pfLeft > 0 && step & pfMask == 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
         let b00 = load(bp + 0)
         let b01 = load(bp + 16)
         let s00 = V(repeating: a0[k + 0])
@@ -7109,7 +7101,6 @@ private func gemvKernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
         u301 = u301.addingProduct(s30, b31)
         bp += 4 * ldb
         k += 4
-        step += 1
     }
     while k < kc {
         let b0 = load(bp + 0)
@@ -7126,7 +7117,6 @@ private func gemvKernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     u101 += u301
     c00 += u100
     c01 += u101
-    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
     let full = cols == 32
     let ep = epi?.pointee
     let act = ep?.activation ?? Int32(DL_ACT_NONE)
@@ -7183,12 +7173,9 @@ private func gemvKernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     let a0 = a + 0 * lda
     var c00 = V(), c01 = V(), c02 = V()
     var bp = b
-    var pfp = pf, pfLeft = pfLines
     var u100 = V(), u101 = V(), u102 = V()
-    let pfMask = prefetchMask(steps: kc / 2, lines: pfLines)
-    var k = 0, step = 0
+    var k = 0
     while k + 2 <= kc {
-        if pfLeft > 0 && step & pfMask == 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
         let b00 = load(bp + 0)
         let b01 = load(bp + 16)
         let b02 = load(bp + 32)
@@ -7205,7 +7192,6 @@ private func gemvKernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
         u102 = u102.addingProduct(s10, b12)
         bp += 2 * ldb
         k += 2
-        step += 1
     }
     while k < kc {
         let b0 = load(bp + 0)
@@ -7221,7 +7207,6 @@ private func gemvKernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     c00 += u100
     c01 += u101
     c02 += u102
-    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
     let full = cols == 48
     let ep = epi?.pointee
     let act = ep?.activation ?? Int32(DL_ACT_NONE)
@@ -7287,12 +7272,9 @@ private func gemvKernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     let a0 = a + 0 * lda
     var c00 = V(), c01 = V(), c02 = V(), c03 = V()
     var bp = b
-    var pfp = pf, pfLeft = pfLines
     var u100 = V(), u101 = V(), u102 = V(), u103 = V()
-    let pfMask = prefetchMask(steps: kc / 2, lines: pfLines)
-    var k = 0, step = 0
+    var k = 0
     while k + 2 <= kc {
-        if pfLeft > 0 && step & pfMask == 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
         let b00 = load(bp + 0)
         let b01 = load(bp + 16)
         let b02 = load(bp + 32)
@@ -7313,7 +7295,6 @@ private func gemvKernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
         u103 = u103.addingProduct(s10, b13)
         bp += 2 * ldb
         k += 2
-        step += 1
     }
     while k < kc {
         let b0 = load(bp + 0)
@@ -7332,7 +7313,6 @@ private func gemvKernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     c01 += u101
     c02 += u102
     c03 += u103
-    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }
     let full = cols == 64
     let ep = epi?.pointee
     let act = ep?.activation ?? Int32(DL_ACT_NONE)

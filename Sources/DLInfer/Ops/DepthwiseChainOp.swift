@@ -335,7 +335,8 @@ final class DepthwiseChainOp: CompiledOp {
         let pixels = gh.output * gw.output
         let residual: UnsafePointer<Float>? = p.project?.epilogue.residual == true ? UnsafePointer(s.inputs[1].f32) : nil
         let pool = s.pool(perImageOf: n)
-        func pieces(image img: Int, threads: Int, alone: Bool) -> Pieces {
+        let threads = pool.threads
+        func pieces(image img: Int, alone: Bool) -> Pieces {
             let d = dl_dwconv(input: x.f32 + img * ih * iw * cin, weights: depthwise.pointer, output: y.f32 + img * pixels * cout,
                               c: mid, window: win, h: gh, w: gw)
             let e = dl_epilogue(bias: depthwiseBias.map { UnsafePointer($0.pointer) }, residual: nil, ldResidual: mid,
@@ -359,7 +360,7 @@ final class DepthwiseChainOp: CompiledOp {
         // over (fewer than the threads) are split as below.
         let together = pool.threads > 1 ? n / pool.threads * pool.threads : 0
         if together > 0 {
-            var batch = BatchPieces(first: pieces(image: 0, threads: pool.threads, alone: true), images: together,
+            var batch = BatchPieces(first: pieces(image: 0, alone: true), images: together,
                                     threads: pool.threads, inputFloats: ih * iw * cin, outputFloats: pixels * cout)
             pool.parallel(pool.threads, &batch) { raw, t in
                 let b = raw.assumingMemoryBound(to: BatchPieces.self)
@@ -371,7 +372,7 @@ final class DepthwiseChainOp: CompiledOp {
             }
         }
         for img in together..<n {
-            var job = pieces(image: img, threads: pool.threads, alone: false)
+            var job = pieces(image: img, alone: false)
             if let claims = job.claims {
                 for i in 0..<claims.regions { claims.reset(i, (gh.output * i / claims.regions)..<(gh.output * (i + 1) / claims.regions)) }
             }
