@@ -16,6 +16,10 @@ static inline void dl_cpu_relax(void) { __builtin_ia32_pause(); }
 /* Activations a kernel can apply in registers before storing. */
 enum { DL_ACT_NONE = 0, DL_ACT_RELU = 1, DL_ACT_CLAMP = 2, DL_ACT_LEAKY = 3 };
 
+/* Flags of an epilogue. DL_EPI_IN_CACHE: the GEMM's A, output and residual are already in cache
+ * (a band in a thread's scratch), so the driver fetches only weights ahead, not them. */
+enum { DL_EPI_IN_CACHE = 1 };
+
 /* What a GEMM-shaped kernel does to its accumulator before the store:
  * out = act(acc + bias[col] + residual[row * ld_residual + col]). */
 typedef struct dl_epilogue {
@@ -24,6 +28,7 @@ typedef struct dl_epilogue {
     ptrdiff_t ld_residual;
     int32_t activation;     /* DL_ACT_* */
     float lo, hi;           /* clamp bounds (DL_ACT_CLAMP), or the slope in lo (DL_ACT_LEAKY) */
+    int32_t flags;          /* DL_EPI_* */
 } dl_epilogue;
 
 /* One image of a depthwise convolution with multiplier 1, NHWC: out[oy, ox, c] =

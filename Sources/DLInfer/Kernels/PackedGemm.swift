@@ -48,10 +48,12 @@ extension Activation {
 extension dl_epilogue {
     /// The epilogue a kernel applies in registers: bias, residual and the activation if it is one
     /// of the register kinds (the caller applies any other activation afterwards).
-    init(bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, ldResidual: Int, registerPartOf activation: Activation) {
+    /// `inCache`: A, the output and the residual are already in cache (DL_EPI_IN_CACHE).
+    init(bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, ldResidual: Int, registerPartOf activation: Activation,
+         inCache: Bool = false) {
         let register = activation.registerEpilogue
         self.init(bias: bias, residual: residual, ld_residual: ldResidual, activation: register?.code ?? Int32(DL_ACT_NONE),
-                  lo: register?.lo ?? 0, hi: register?.hi ?? 0)
+                  lo: register?.lo ?? 0, hi: register?.hi ?? 0, flags: inCache ? Int32(DL_EPI_IN_CACHE) : 0)
     }
 }
 
@@ -61,10 +63,11 @@ extension KernelTable {
     /// Rows `rows` and the columns of B panels `panels` of the product (all by default). `m` is
     /// the whole product's row count and picks the kernels (one row: the GEMV kernels), so every
     /// piece of one product, on any thread, must pass the same `m` (results are bit-identical
-    /// across thread counts only then).
+    /// across thread counts only then). `inCache`: a, c and the residual are already in cache (a
+    /// band in a thread's scratch), so only B is fetched ahead.
     func gemm(m: Int, a: UnsafePointer<Float>, lda: Int, b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int,
               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation, rows: Range<Int>? = nil,
-              panels: Range<Int>? = nil) {
+              panels: Range<Int>? = nil, inCache: Bool = false) {
         let rows = rows ?? 0..<m
         let panels = panels ?? 0..<b.panels
         if rows.isEmpty || panels.isEmpty || b.n == 0 { return }
@@ -76,7 +79,8 @@ extension KernelTable {
                                        activation: activation), first, rows: rows.count, cols: cols, ldc: ldc, math: vectorMath)
             return
         }
-        withEpilogue(bias: bias, residual: residual, activation: activation, c: c, ldc: ldc, rows: rows, col0: col0, cols: cols) {
+        withEpilogue(bias: bias, residual: residual, activation: activation, c: c, ldc: ldc, rows: rows, col0: col0, cols: cols,
+                     inCache: inCache) {
             sgemm(m, b.n, b.k, a, lda, b.data.pointer, c, ldc, $0, rows.lowerBound, rows.upperBound, panels.lowerBound, panels.upperBound)
         }
     }
@@ -86,8 +90,8 @@ extension KernelTable {
     /// columns [col0, col0 + cols) of c.
     private func withEpilogue(bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation,
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, col0: Int, cols: Int,
-                              _ kernel: (UnsafePointer<dl_epilogue>) -> Void) {
-        var e = dl_epilogue(bias: bias, residual: residual, ldResidual: ldc, registerPartOf: activation)
+                              inCache: Bool = false, _ kernel: (UnsafePointer<dl_epilogue>) -> Void) {
+        var e = dl_epilogue(bias: bias, residual: residual, ldResidual: ldc, registerPartOf: activation, inCache: inCache)
         withUnsafePointer(to: &e) { kernel($0) }
         if activation.registerEpilogue == nil {
             applyEpilogue(EpilogueArgs(bias: nil, residual: nil, activation: activation), c + rows.lowerBound * ldc + col0,

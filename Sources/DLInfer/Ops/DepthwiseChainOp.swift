@@ -200,7 +200,7 @@ final class DepthwiseChainOp: CompiledOp {
         func expandPixels(_ rows: Range<Int>) {
             guard let e = op.expand else { return }
             op.table.gemm(m: h * w, a: x, lda: op.cin, b: e.weights, c: (scratch + claimBytes).assumingMemoryBound(to: Float.self), ldc: op.mid,
-                          bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation, rows: rows)
+                          bias: e.bias.map { UnsafePointer($0.pointer) }, residual: nil, activation: e.activation, rows: rows, inCache: true)
         }
 
         /// Expanded rows `rows` of the image into `dst` (the expand conv and its epilogue); a
@@ -218,7 +218,7 @@ final class DepthwiseChainOp: CompiledOp {
             } else {
                 // m: the whole image's pixels (it picks the kernels: a band's must not depend on the band).
                 op.table.gemm(m: h * w, a: x + rows.lowerBound * w * op.cin, lda: op.cin, b: e.weights, c: dst, ldc: op.mid,
-                              bias: bias, residual: nil, activation: e.activation, rows: 0..<(rows.count * w))
+                              bias: bias, residual: nil, activation: e.activation, rows: 0..<(rows.count * w), inCache: true)
             }
         }
 
@@ -317,7 +317,7 @@ final class DepthwiseChainOp: CompiledOp {
                 // m: the image's output pixels (it picks the kernels: a piece's must not depend on the piece).
                 op.table.gemm(m: Int(conv.oh) * ow, a: dwOut + (p0 - o0 * ow) * op.mid, lda: op.mid, b: pr.weights, c: y + offset,
                               ldc: op.cout, bias: pr.bias.map { UnsafePointer($0.pointer) }, residual: residual.map { $0 + offset },
-                              activation: pr.activation, rows: 0..<(p1 - p0))
+                              activation: pr.activation, rows: 0..<(p1 - p0), inCache: true)
             }
         }
     }

@@ -221,7 +221,7 @@ import Testing
             }
             residual.withUnsafeBufferPointer { rp in
                 var e = dl_epilogue(bias: UnsafePointer(padded.pointer), residual: rp.baseAddress!, ld_residual: t.n,
-                                    activation: Int32(DL_ACT_CLAMP), lo: -1, hi: 6)
+                                    activation: Int32(DL_ACT_CLAMP), lo: -1, hi: 6, flags: 0)
                 m.withUnsafeBufferPointer { mp in
                     got.withUnsafeMutableBufferPointer { gp in
                         output(mp.baseAddress!, tiles, t.n, tilesW, gh.output, gw.output, gp.baseAddress!, &e, 0, tiles)

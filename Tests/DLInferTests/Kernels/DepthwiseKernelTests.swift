@@ -61,7 +61,7 @@ import Testing
                                                   kh: Int64(t.k), kw: Int64(t.k), sh: Int64(t.stride), sw: Int64(t.stride),
                                                   dh: Int64(t.dilation), dw: Int64(t.dilation), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
                                 var e = dl_epilogue(bias: UnsafePointer(padded.pointer), residual: rp.baseAddress!, ld_residual: t.c,
-                                                    activation: r.code, lo: r.lo, hi: r.hi)
+                                                    activation: r.code, lo: r.lo, hi: r.hi, flags: 0)
                                 let half = gh.output / 2   // two row ranges, as threads will split them
                                 KernelTable.make(tier).depthwise(&d, &e, 0, half)
                                 KernelTable.make(tier).depthwise(&d, &e, half, gh.output)

@@ -79,7 +79,7 @@ import Testing
             let table = KernelTable.make(tier)
             let packed = try b.withUnsafeBufferPointer { try PackedMatrix($0.baseAddress!, k: k, n: n, ldb: n, panelWidth: table.packWidth(n)) }
             var whole = [Float](repeating: -7, count: m * ldc), split = whole
-            var e = dl_epilogue(bias: nil, residual: nil, ld_residual: 0, activation: 0, lo: 0, hi: 0)
+            var e = dl_epilogue(bias: nil, residual: nil, ld_residual: 0, activation: 0, lo: 0, hi: 0, flags: 0)
             a.withUnsafeBufferPointer { ap in
                 whole.withUnsafeMutableBufferPointer { w in
                     table.sgemm(m, n, k, ap.baseAddress!, k, packed.data.pointer, w.baseAddress!, ldc, &e, 0, m, 0, packed.panels)
