@@ -261,14 +261,15 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
         // the epilogue's loads and stores then do not wait on memory (ResNet50's 56x56 64 -> 256
         // convolutions, which stream 3.2 MB of residual and output each: 1.10 -> 1.04 ms with a
         // residual, 0.74 -> 0.71 ms without, interleaved).
-        // Nothing of C or the residual is fetched when they are in cache already (a depthwise
-        // chain's expand into its band scratch: MobileNetV2's first expand 0.628 -> 0.605 ms, minimums
-        // of six rounds run side by side).
+        // Nothing of C or the residual is fetched when they are in cache already (DL_EPI_IN_CACHE: a
+        // depthwise chain's expand into its band scratch; MobileNetV2's block_1 chain 0.628 -> 0.611
+        // ms, latency minimums of 8 interleaved rounds).
         let residual = epilogue.pointee.residual, ldr = epilogue.pointee.ld_residual
         let panels = panelEnd - panelBegin
-        let wholeRows = panelBegin == 0 && panelEnd * pw >= n && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0
-        let residualParts = residual != nil && wholeRows && ldr == n ? (panels + 1) / 2 : 0
-        let outputParts = wholeRows && ldc == n ? panels - residualParts : 0
+        let wholeRows = panelBegin == 0 && panelEnd * pw >= n
+        let fetchRows = wholeRows && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0
+        let residualParts = residual != nil && fetchRows && ldr == n ? (panels + 1) / 2 : 0
+        let outputParts = fetchRows && ldc == n ? panels - residualParts : 0
         var i = rowBegin
         while i < rowEnd {{
             let rows = tileRows(rowEnd - i)
