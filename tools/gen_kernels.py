@@ -59,11 +59,18 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
     for r in range(mr):
         w("    var " + ", ".join("%s = V()" % x for x in acc[r]))
     w("    var bp = b")
-    # Lines of the next weight block spread over the k loop (see NextBlockPrefetch), any rest after
-    # it. A GEMV kernel is never given any (its driver streams B without software prefetch).
-    if splits == 1:
-        w("    var pfp = pf, pfLeft = pfLines")
+    def step(ind):
+        """One k step of the tile: the panel row's vectors, each row's broadcast, the FMAs."""
+        for j in range(nv):
+            w(ind + "let b%d = load(bp + %d)" % (j, j * lanes))
+        for r in range(mr):
+            w(ind + "let s%d = V(repeating: a%d[k])" % (r, r))
+            for j in range(nv):
+                w(ind + "%s = %s.addingProduct(s%d, b%d)" % (acc[r][j], acc[r][j], r, j))
+
     if splits > 1:
+        # A GEMV kernel: k in `splits` accumulator sets, no software prefetch (its driver streams B
+        # and gives it no lines to fetch).
         sets = [[["u%d%d%d" % (u, r, j) for j in range(nv)] for r in range(mr)] for u in range(splits)]
         sets[0] = acc
         for u in range(1, splits):
@@ -82,12 +89,7 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
         w("        k += %d" % splits)
         w("    }")
         w("    while k < kc {")
-        for j in range(nv):
-            w("        let b%d = load(bp + %d)" % (j, j * lanes))
-        for r in range(mr):
-            w("        let s%d = V(repeating: a%d[k])" % (r, r))
-            for j in range(nv):
-                w("        %s = %s.addingProduct(s%d, b%d)" % (acc[r][j], acc[r][j], r, j))
+        step("        ")
         w("        bp += ldb")
         w("        k += 1")
         w("    }")
@@ -100,7 +102,10 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
                     for j in range(nv):
                         w("    %s += %s" % (sets[u][r][j], sets[u + half][r][j]))
             width = half
-    if splits == 1:
+    else:
+        # Lines of the next weight block spread over the k loop (see NextBlockPrefetch), any rest
+        # after it.
+        w("    var pfp = pf, pfLeft = pfLines")
         w("    let pfMask = prefetchMask(steps: %s, lines: pfLines)" % ("kc * (t1 - t0)" if indirect else "kc"))
         ind = "    "
         if indirect:
@@ -112,17 +117,11 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
         else:
             w("    for k in 0..<kc {")
         w(ind + "    if pfLeft > 0 && k & pfMask == 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }")
-        for j in range(nv):
-            w(ind + "    let b%d = load(bp + %d)" % (j, j * lanes))
-        for r in range(mr):
-            w(ind + "    let s%d = V(repeating: a%d[k])" % (r, r))
-            for j in range(nv):
-                w(ind + "    %s = %s.addingProduct(s%d, b%d)" % (acc[r][j], acc[r][j], r, j))
+        step(ind + "    ")
         w(ind + "    bp += ldb")
         w(ind + "}")
         if indirect:
             w("    }")
-    if splits == 1:
         w("    while pfLeft > 0 { dl_prefetch_l2(pfp); pfp += 64; pfLeft -= 1 }")
     w("    let full = cols == %d" % nr)
     # The epilogue is written out in place (a helper taking the accumulators inout was not
@@ -301,6 +300,7 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
     // layer 1.9 -> 1.4 us, MobileNetV2's 1280 -> 1000 0.188 -> 0.176 ms, dlbench medians).
     let streamA = n <= pw && k <= {rowsFirstK} && lda == k && k * pw > {onePanelFloats}
     let kStep = gemv || (n <= pw && (k * pw <= {onePanelFloats} || streamA)) ? k : evenSteps(k, {kc})
+    let fetchA = streamA && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0
     for p in panelBegin..<panelEnd {{
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
@@ -314,7 +314,7 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
             while i < rowEnd {{
                 var (pf, pfLines) = gemv ? (UnsafeRawPointer(packedB), 0) : prefetch.next()
                 let rows = tileRows(rowEnd - i)
-                if streamA && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0 {{
+                if fetchA {{
                     (pf, pfLines) = (UnsafeRawPointer(a + (i + rows) * lda), (min(rowEnd - i - rows, {mr}) * k * 4 + 63) / 64)
                 }}
                 tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw, pf, pfLines,

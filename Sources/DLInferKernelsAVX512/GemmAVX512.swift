@@ -7493,6 +7493,7 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
     // layer 1.9 -> 1.4 us, MobileNetV2's 1280 -> 1000 0.188 -> 0.176 ms, dlbench medians).
     let streamA = n <= pw && k <= 384 && lda == k && k * pw > 9216
     let kStep = gemv || (n <= pw && (k * pw <= 9216 || streamA)) ? k : evenSteps(k, 128)
+    let fetchA = streamA && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
@@ -7506,7 +7507,7 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
             while i < rowEnd {
                 var (pf, pfLines) = gemv ? (UnsafeRawPointer(packedB), 0) : prefetch.next()
                 let rows = tileRows(rowEnd - i)
-                if streamA && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0 {
+                if fetchA {
                     (pf, pfLines) = (UnsafeRawPointer(a + (i + rows) * lda), (min(rowEnd - i - rows, 6) * k * 4 + 63) / 64)
                 }
                 tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw, pf, pfLines,

@@ -358,11 +358,11 @@ final class DepthwiseChainOp: CompiledOp {
         // does: no barriers and no rows computed twice at the pieces' edges (MobileNetV2 at batch
         // 8 and 2 threads: 22.3 -> 21.2 ms, 1.80x -> 1.90x the 1-thread time). The images left
         // over (fewer than the threads) are split as below.
-        let together = pool.threads > 1 ? n / pool.threads * pool.threads : 0
+        let together = threads > 1 ? n / threads * threads : 0
         if together > 0 {
             var batch = BatchPieces(first: pieces(image: 0, alone: true), images: together,
-                                    threads: pool.threads, inputFloats: ih * iw * cin, outputFloats: pixels * cout)
-            pool.parallel(pool.threads, &batch) { raw, t in
+                                    threads: threads, inputFloats: ih * iw * cin, outputFloats: pixels * cout)
+            pool.parallel(threads, &batch) { raw, t in
                 let b = raw.assumingMemoryBound(to: BatchPieces.self)
                 var img = t
                 while img < b.pointee.images {
