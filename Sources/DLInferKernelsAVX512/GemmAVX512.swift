@@ -7460,7 +7460,9 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
         let panels = panelEnd - panelBegin
         let wholeRows = panelBegin == 0 && panelEnd * pw >= n
         let fetchRows = wholeRows && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0
-        let residualParts = residual != nil && fetchRows && ldr == n ? (panels + 1) / 2 : 0
+        // Over its own residual (Op.outputStorage) the output's rows are the residual's: fetched once.
+        let overResidual = residual.map { UnsafeRawPointer($0) == UnsafeRawPointer(c) } ?? false
+        let residualParts = residual != nil && fetchRows && ldr == n ? (overResidual ? panels : (panels + 1) / 2) : 0
         let outputParts = fetchRows && ldc == n ? panels - residualParts : 0
         var i = rowBegin
         while i < rowEnd {
@@ -7494,6 +7496,16 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
     let streamA = n <= pw && k <= 384 && lda == k && k * pw > 9216
     let kStep = gemv || (n <= pw && (k * pw <= 9216 || streamA)) ? k : evenSteps(k, 128)
     let fetchA = streamA && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0
+    // In blocks of K a residual is added by the first block, the bias and activation by the last:
+    // C may be the residual's own buffer (a 1x1 conv writing over its residual, see
+    // Op.outputStorage), which the first block's store would overwrite before the last read it.
+    let residualFirst = kStep < k && epilogue.pointee.residual != nil
+    var firstPart = epilogue.pointee, lastPart = epilogue.pointee
+    firstPart.bias = nil
+    firstPart.activation = Int32(DL_ACT_NONE)
+    lastPart.residual = nil
+    withUnsafePointer(to: &firstPart) { firstEpilogue in
+    withUnsafePointer(to: &lastPart) { lastEpilogue in
     for p in panelBegin..<panelEnd {
         let col0 = p * pw, cols = min(pw, n - col0)
         let bp = packedB + p * k * pw
@@ -7501,7 +7513,8 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
         repeat {
             let kc = min(kStep, k - k0)
             let last = k0 + kc >= k
-            let epi: UnsafePointer<dl_epilogue>? = last ? epilogue : nil
+            let epi: UnsafePointer<dl_epilogue>? = !residualFirst ? (last ? epilogue : nil)
+                : k0 == 0 ? firstEpilogue : last ? lastEpilogue : nil
             var prefetch = NextBlockPrefetch(after: bp + k0 * pw, floats: kc * pw, end: bEnd, tiles: (rowEnd - rowBegin + 5) / 6)
             var i = rowBegin
             while i < rowEnd {
@@ -7516,6 +7529,8 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
             }
             k0 += kc
         } while k0 < k
+    }
+    }
     }
 }
 

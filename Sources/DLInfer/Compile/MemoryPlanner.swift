@@ -1,7 +1,7 @@
 /// Lays out every value of a plan in one arena from value lifetimes: values that are never alive
 /// at the same time share memory, reshapes are views of their input, and elementwise ops whose
-/// input dies at them write over it (in place). Greedy by size, as XNNPACK's and TFLite's
-/// planners do.
+/// input dies at them write over it (in place), as does a 1x1 conv over its fused residual.
+/// Greedy by size, as XNNPACK's and TFLite's planners do.
 enum MemoryPlanner {
     static let alignment = 64
 
@@ -40,15 +40,20 @@ enum MemoryPlanner {
         var groupLast = lastUse
         var views = 0, inPlace = 0
         for (i, node) in g.nodes.enumerated() {
-            guard let in0 = node.inputs.first, let out = node.outputs.first, g.values[in0].constant == nil else { continue }
-            let root = group[in0]
-            switch node.op.outputStorage {
+            let storage = node.op.outputStorage
+            let index: Int
+            switch storage {
             case .own: continue
-            case .view:
+            case .view: index = 0
+            case .inPlace(let input): index = input
+            }
+            guard index < node.inputs.count, let out = node.outputs.first, g.values[node.inputs[index]].constant == nil else { continue }
+            let source = node.inputs[index], root = group[source]
+            if storage == .view {
                 views += 1
-            case .inPlace:
-                let othersShare = node.inputs.dropFirst().contains { group[$0] == root }
-                guard groupLast[root] == i, sizes[out] == sizes[in0], !othersShare else { continue }
+            } else {
+                let othersShare = node.inputs.indices.contains { $0 != index && group[node.inputs[$0]] == root }
+                guard groupLast[root] == i, sizes[out] == sizes[source], !othersShare else { continue }
                 inPlace += 1
             }
             group[out] = root

@@ -66,6 +66,17 @@ import Testing
                 let tolerance = 1e-5 * Float(c.k).squareRoot() * 4
                 let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance) }
                 #expect(bad == nil, "\(tier) \(c) \(act): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
+                guard withResidual else { continue }
+                // C over its own residual (a 1x1 conv writing in place, Op.outputStorage), K in blocks or not.
+                var over = residual
+                a.withUnsafeBufferPointer { ap in
+                    over.withUnsafeMutableBufferPointer { op in
+                        table.gemm(m: c.m, a: ap.baseAddress!, lda: c.k, b: packed, c: op.baseAddress!, ldc: c.n,
+                                   bias: withBias ? UnsafePointer(padded.pointer) : nil, residual: UnsafePointer(op.baseAddress!), activation: act)
+                    }
+                }
+                let badOver = zip(over, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= tolerance) }
+                #expect(badOver == nil, "\(tier) \(c) \(act) over the residual: element \(badOver?.offset ?? -1) is \(badOver?.element.0 ?? 0), want \(badOver?.element.1 ?? 0)")
             }
         }
     }

@@ -46,6 +46,31 @@ import Testing
         #expect(y[0].count == 256 && y[0].allSatisfy { $0 > -1 && $0 < 1 })
     }
 
+    /// A 1x1 conv writes over its fused residual when nothing reads the residual after it, and
+    /// gives the same numbers as into a buffer of its own (the residual kept alive as an output).
+    @Test func pointwiseConvWritesOverItsResidual() throws {
+        var outputs: [[Float]] = []
+        for keepResidual in [false, true] {
+            var h = GraphHarness()
+            let x = h.input([-1, 7, 5, 300])
+            let r = try h.add(.unary(.tanh), [x])
+            let conv = ConvParams(window: Window(rank: 2, kh: 1, kw: 1, sh: 1, sw: 1, padding: .valid), groups: 1,
+                                  weights: h.const([1, 1, 300, 300]), epilogue: Epilogue(bias: h.const([300]), residual: true, activation: .relu))
+            let y = try h.add(.conv(conv), [x, r])
+            h.output(y)
+            if keepResidual { h.output(r) }
+            let sizes = h.g.values.map { $0.shape.map { max($0, 1) }.reduce(4, *) }
+            let a = try MemoryPlanner.assign(h.g, sizes: sizes, scratch: [Int](repeating: 0, count: h.g.nodes.count))
+            #expect((a.valueOffsets[y] == a.valueOffsets[r]) == !keepResidual, "keepResidual \(keepResidual): \(a.valueOffsets)")
+            #expect(a.inPlace == (keepResidual ? 0 : 1), "the conv over tanh's output unless that is an output (the conv reads x)")
+            var rng = SplitMix(seed: 11)
+            let input = (0..<(7 * 5 * 300)).map { _ in rng.uniform() }
+            outputs.append(try GraphHarness.run(h.g, [input], shapes: [[1, 7, 5, 300]])[0])
+        }
+        #expect(outputs[0] == outputs[1], "in place and not give the same output")
+        #expect(outputs[0].contains { $0 > 0 } && outputs[0].allSatisfy { $0 >= 0 })
+    }
+
     @Test func outputsAreNotOverwritten() throws {
         var h = GraphHarness()
         let x = h.input([-1, 16])
