@@ -51,6 +51,15 @@ final class ConvOp: CompiledOp {
     /// interleaved).
     static let winograd2x2BelowTiles = 32
     static let winograd2x2AboveBytes = 1 << 20
+    /// Fewer 2x2 output tiles than this with over `winograd2x2AboveBytes` of F(2x2) weights: an
+    /// indirect GEMM, no Winograd. Each of F(2x2)'s 16 weight matrices then serves too few rows
+    /// to hide streaming it from memory, and in a whole model (weights far beyond the caches) a
+    /// conv's weights do stream from memory on every run: ResNet50's conv5 3x3 layers (7x7, 16
+    /// tiles, 16.8 MB of F(2x2) weights against 9.4 MB direct) 1.57 -> 1.45 ms at one thread
+    /// (82% -> 89% of peak), 0.83 -> 0.78 ms at two (per-op minimums of 6 interleaved rounds).
+    /// Alone in a model, weights kept in the last-level cache from run to run, F(2x2) would win
+    /// (1.08 against 1.53 ms): a deployed network is the case that counts.
+    static let winograd2x2MinTiles = 32
 
     init(_ node: Node, _ p: ConvParams, _ g: IRGraph, _ table: KernelTable) throws {
         self.node = node
@@ -78,8 +87,10 @@ final class ConvOp: CompiledOp {
         let out = g.values[node.outputs[0]].shape
         let tiles4x4 = out.count == 4 && out[1] > 0 && out[2] > 0 ? ((out[1] + 3) / 4) * ((out[2] + 3) / 4) : Int.max
         let variant = tiles4x4 < Self.winograd2x2BelowTiles && 36 * 4 * cg * cout > Self.winograd2x2AboveBytes ? Winograd.f2x2 : Winograd.f4x4
+        let tiles2x2 = out.count == 4 && out[1] > 0 && out[2] > 0 ? ((out[1] + 1) / 2) * ((out[2] + 1) / 2) : Int.max
+        let streamsWeights = variant == Winograd.f2x2 && tiles2x2 < Self.winograd2x2MinTiles && 16 * 4 * cg * cout > Self.winograd2x2AboveBytes
         winogradVariant = variant
-        winograd = indirect && win3x3 && cout >= Self.indirectMinChannels
+        winograd = indirect && win3x3 && cout >= Self.indirectMinChannels && !streamsWeights
             ? try w.data.withUnsafeBufferPointer { try Winograd.transformWeights($0.baseAddress!, cin: cg, cout: cout, table: table, variant: variant) }
             : []
         constants = g.constantShapes

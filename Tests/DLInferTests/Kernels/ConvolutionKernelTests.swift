@@ -241,6 +241,22 @@ import Testing
     /// Few 4x4 output tiles and over 1 MB of F(4x4) weights: the conv runs through F(2x2, 3x3)
     /// (the fixture's Keras output is checked by KerasFixtureTests at every tier); a large image
     /// or small weights keep F(4x4, 3x3).
+    /// F(2x2) with fewer than `winograd2x2MinTiles` tiles and over 1 MB of weights (ResNet's 7x7
+    /// layers) runs as an indirect GEMM; the same conv on 14x14 keeps F(2x2).
+    @Test func fewTilesWithLargeWeightsSkipWinograd() throws {
+        for (side, winograd) in [(7, false), (14, true)] {
+            var h = GraphHarness()
+            let x = h.input([-1, side, side, 256])
+            let p = ConvParams(window: Window(rank: 2, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same), groups: 1,
+                               weights: h.const([3, 3, 256, 256]), epilogue: Epilogue())
+            h.output(try h.add(.conv(p), [x]))
+            let convs = try Compiler.compile(h.g).ops.compactMap { $0 as? ConvOp }
+            #expect(convs.count == 1 && convs[0].winograd.isEmpty == !winograd
+                    && convs[0].label.contains(winograd ? "winograd2x2" : "indirect gemm") && convs[0].label.contains("winograd") == winograd,
+                    "\(side)x\(side): \(convs.map(\.label))")
+        }
+    }
+
     @Test func winogradVariantFollowsTilesAndWeights() throws {
         let model = try Model(path: "\(Fixtures.root)/keras3_conv2d_winograd2x2_h5/model.h5")
         let convs = model.compiled.ops.compactMap { $0 as? ConvOp }
