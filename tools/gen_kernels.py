@@ -429,6 +429,28 @@ public func {low}ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: 
                            _ panelBegin: Int, _ panelEnd: Int) {{
     let pw = {low}PanelWidth(forColumns: n), k = taps * cin
     let bEnd = packedB + panelEnd * k * pw
+    if k <= {rowsFirstK} && panelEnd - panelBegin > 1 && (panelEnd - panelBegin) * k * pw <= 4 * {rowsFirstFloats} {{
+        // A short K and a B that stays in L2, as in {low}Sgemm: each row tile runs across all panels
+        // with the whole K, C written row by row, each tile fetching a slice of the next tile's
+        // output rows into L2 (a 1x1 conv with its shortcut, ConvParams.shortcut, on ResNet's
+        // 56x56: 64 + 64 -> 256 channels).
+        let panels = panelEnd - panelBegin
+        let fetchRows = panelBegin == 0 && panelEnd * pw >= n && ldc == n
+        var i = rowBegin
+        while i < rowEnd {{
+            let rows = tileRows(rowEnd - i)
+            let nextBytes = fetchRows ? min(rowEnd - i - rows, {mr}) * n * 4 : 0
+            for p in panelBegin..<panelEnd {{
+                let col0 = p * pw
+                let (pf, pfLines) = prefetchSlice(UnsafeRawPointer(c + (i + rows) * ldc), nextBytes, p - panelBegin, panels,
+                                                  none: UnsafeRawPointer(packedB))
+                convTile(table + i * taps, taps, 0, taps, 0, cin, rows, packedB + p * k * pw, c + i * ldc + col0, ldc, min(pw, n - col0),
+                         false, epilogue, col0, i, pw, pf, pfLines)
+            }}
+            i += rows
+        }}
+        return
+    }}
     // Blocks of whole taps up to {tapkc} channels (a few-channel stem's K in one block), else one
     // tap's channels in even parts of about {kc}.
     let wholeTaps = cin <= {tapkc}

@@ -139,6 +139,24 @@ def _(c):
     return _model(c.K, i, c.L.Activation("relu")(c.L.Add()([y, i])))
 
 
+@case("conv2d_shortcut_fused", gens=("keras3",), k3_forms=("h5",),
+      note="two ResNet-style blocks on 9x9x16 whose 1x1 projection shortcut (BatchNorm folded) is summed into the "
+           "block's last 1x1 conv: stride 1 with 16 + 8 channels in (taps of 8), then stride 2 (9x9 -> 5x5) with "
+           "32 + 12 channels in (taps of 4), its shortcut built first (as ResNet does) and added first")
+def _(c):
+    L = c.L
+    i = c.K.Input((9, 9, 16))
+    a = L.Conv2D(8, 1, activation="relu")(i)
+    a = L.Conv2D(8, 3, padding="same", activation="relu")(a)
+    main = L.BatchNormalization()(L.Conv2D(32, 1)(a))
+    short = L.BatchNormalization()(L.Conv2D(32, 1)(i))
+    x = L.Activation("relu")(L.Add()([main, short]))
+    short = L.Conv2D(40, 1, strides=2)(x)
+    b = L.Conv2D(12, 1, strides=2, activation="relu")(x)
+    main = L.Conv2D(40, 1)(b)
+    return _model(c.K, i, L.Activation("relu")(L.Add()([short, main])))
+
+
 @case("mbconv_whole_image", gens=("keras3",), k3_forms=("h5",),
       note="x + Conv2D(32, 1)(DepthwiseConv2D(3, same, relu6)(Conv2D(192, 1, relu6)(x))) on 7x7x32: one depthwise "
            "chain (1.4 MFLOP, enough to be split); at 2 and 3 threads dlinfer runs it in whole-image mode, its output "

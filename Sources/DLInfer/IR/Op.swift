@@ -60,6 +60,16 @@ struct ConvParams {
     var groups: Int
     var weights: ConstID        // [kh, kw, cin / groups, cout]
     var epilogue: Epilogue
+    /// A second 1x1 convolution summed into this one's accumulators (FuseShortcut): ResNet's
+    /// projection shortcut, `conv(x) + shortcut(s)`, the op's second input being s.
+    var shortcut: Shortcut? = nil
+
+    /// A 1x1 unpadded ungrouped convolution of its own input, strided (sh, sw); its bias is
+    /// part of the epilogue's.
+    struct Shortcut: Equatable {
+        var weights: ConstID    // [1, 1, cin of s, cout]
+        var sh: Int, sw: Int
+    }
 }
 
 extension ConvParams {
@@ -192,7 +202,7 @@ extension Op {
     /// The constants an op reads besides its value inputs.
     var constants: [ConstID] {
         switch self {
-        case .conv(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
+        case .conv(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? []) + (p.shortcut.map { [$0.weights] } ?? [])
         case .depthwise(let p): return [p.weights] + (p.epilogue.bias.map { [$0] } ?? [])
         case .depthwiseChain(let p):
             return (p.expand.map { Op.conv($0).constants } ?? []) + Op.depthwise(p.depthwise).constants

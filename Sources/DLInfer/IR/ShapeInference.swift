@@ -14,7 +14,20 @@ func inferShapes(_ op: Op, _ ins: [Shape], _ constants: [[Int]]) throws -> [Shap
             throw DLError.shape("input has \(c) channels, the kernel expects \(w[2] * p.groups)")
         }
         let (gh, gw) = try p.window.geometry(h: h, w: wd)
-        return [try residualChecked(nhwcShape(n, gh.output, gw.output, w[3], rank: p.window.rank), p.epilogue, ins)]
+        let out = nhwcShape(n, gh.output, gw.output, w[3], rank: p.window.rank)
+        if let s = p.shortcut {
+            let ws = constants[s.weights]
+            guard ins.count == 2, ins[1].count == 4, p.window.rank == 2, ws[3] == w[3] else {
+                throw DLError(.internal, "conv with a shortcut takes two NHWC inputs and matching weights")
+            }
+            let (sn, sh, sw, sc) = try nhwc(ins[1], rank: 2)
+            let rows = sh < 0 ? -1 : (sh + s.sh - 1) / s.sh, cols = sw < 0 ? -1 : (sw + s.sw - 1) / s.sw
+            guard dimsAgree(sn, n), dimsAgree(rows, gh.output), dimsAgree(cols, gw.output), dimsAgree(sc, ws[2]) else {
+                throw DLError.shape("shortcut input \(ins[1].described) does not give the conv's output \(out.described)")
+            }
+            return [out]
+        }
+        return [try residualChecked(out, p.epilogue, ins)]
     case .depthwise(let p):
         let w = constants[p.weights]
         let (n, h, wd, c) = try nhwc(try one(), rank: p.window.rank)

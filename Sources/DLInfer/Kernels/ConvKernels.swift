@@ -115,6 +115,23 @@ func indirectionTable(_ input: UnsafePointer<Float>, channels: Int, zeros: Unsaf
     }
 }
 
+/// The indirect GEMM's table for a 1x1 conv summed with a 1x1 shortcut (ConvParams.shortcut):
+/// per output pixel, `channels / tapChannels` taps into the conv's input pixel, then
+/// `shortcutChannels / tapChannels` into the shortcut input's pixel (oy * strides.0, ox * strides.1).
+func shortcutTable(_ input: UnsafePointer<Float>, channels: Int, _ shortcut: UnsafePointer<Float>, shortcutChannels: Int,
+                   shortcutWidth: Int, strides: (Int, Int), tapChannels: Int, outputWidth: Int,
+                   table: UnsafeMutablePointer<UnsafePointer<Float>>, pixels: Range<Int>) {
+    let own = channels / tapChannels, taps = own + shortcutChannels / tapChannels
+    for pixel in pixels {
+        let oy = pixel / outputWidth, ox = pixel % outputWidth
+        let a = input + pixel * channels
+        let b = shortcut + (oy * strides.0 * shortcutWidth + ox * strides.1) * shortcutChannels
+        let t = table + pixel * taps
+        for i in 0..<own { t[i] = a + i * tapChannels }
+        for i in own..<taps { t[i] = b + (i - own) * tapChannels }
+    }
+}
+
 /// The output columns of a convolution axis whose whole kernel row lies inside the input
 /// (`interior`), and how many lie partly in the padding (`edges`, before and after it).
 struct KernelRowSpan {
@@ -279,3 +296,5 @@ func scalarDepthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl
         }
     }
 }
+
+func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int { b == 0 ? a : greatestCommonDivisor(b, a % b) }

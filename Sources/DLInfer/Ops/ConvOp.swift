@@ -28,6 +28,10 @@ final class ConvOp: CompiledOp {
     /// `winogradMinTiles` output tiles and is finite.
     let winograd: [PackedMatrix]
     let winogradVariant: Winograd.Variant
+    /// With a shortcut (ConvParams.shortcut): its input's channels, and the channels of one tap
+    /// of the indirect GEMM over both inputs (the two channel counts' greatest common divisor).
+    /// `weights` is then the conv's kernel rows followed by the shortcut's, K = cg + shortcutChannels.
+    let shortcutChannels: Int, tapChannels: Int
     let constants: [[Int]]
 
     /// Below `ConvParams.indirectMinChannels` channels a tap's row is too short for the indirect
@@ -70,17 +74,27 @@ final class ConvOp: CompiledOp {
         self.cg = cg
         self.cout = cout
         let og = cout / p.groups, rowLen = w.shape[0] * w.shape[1] * cg
-        weights = try w.data.withUnsafeBufferPointer { wp in
-            try (0..<p.groups).map { gi in
-                try PackedMatrix(wp.baseAddress! + gi * og, k: rowLen, n: og, ldb: cout, panelWidth: table.packWidth(og))
+        let ws = p.shortcut.map { g.constants[$0.weights] }
+        shortcutChannels = ws?.shape[2] ?? 0
+        tapChannels = ws == nil ? cg : greatestCommonDivisor(cg, shortcutChannels)
+        if let ws {
+            let both = w.data + ws.data
+            weights = [try both.withUnsafeBufferPointer {
+                try PackedMatrix($0.baseAddress!, k: cg + ws.shape[2], n: cout, ldb: cout, panelWidth: table.packWidth(cout))
+            }]
+        } else {
+            weights = try w.data.withUnsafeBufferPointer { wp in
+                try (0..<p.groups).map { gi in
+                    try PackedMatrix(wp.baseAddress! + gi * og, k: rowLen, n: og, ldb: cout, panelWidth: table.packWidth(og))
+                }
             }
         }
         bias = try p.epilogue.bias.map { b in
             try (0..<p.groups).map { gi in try paddedBias(Array(g.constants[b].data[(gi * og)..<((gi + 1) * og)]), panelWidth: table.panelWidth) }
         } ?? []
         let win = p.window
-        pointwise = p.isPointwise
-        indirect = !pointwise && p.groups == 1 && cg >= Self.indirectMinChannels
+        pointwise = p.isPointwise && p.shortcut == nil
+        indirect = !p.isPointwise && p.groups == 1 && cg >= Self.indirectMinChannels
         kernelRows = p.runsOverKernelRows(inputChannels: cg)
         zeros = try AlignedBuffer(count: indirect ? cg : kernelRows ? win.kw * cg : 0)
         let win3x3 = win.rank == 2 && win.kh == 3 && win.kw == 3 && win.sh == 1 && win.sw == 1 && win.dh == 1 && win.dw == 1
@@ -100,6 +114,9 @@ final class ConvOp: CompiledOp {
         let w = p.window
         let k = w.rank == 1 ? "\(w.kw)" : "\(w.kh)x\(w.kw)"
         let s = w.sh == 1 && w.sw == 1 ? "" : "/\(w.rank == 1 ? "\(w.sw)" : "\(w.sh)x\(w.sw)")"
+        if let sc = p.shortcut {
+            return "\(node.op.kindName) \(k) + shortcut 1x1\(sc.sh == 1 && sc.sw == 1 ? "" : "/\(sc.sh)x\(sc.sw)") indirect gemm \(table.tier.rawValue)"
+        }
         return "\(node.op.kindName) \(k)\(s)\(p.groups > 1 ? " g\(p.groups)" : "") \(pointwise ? "gemm" : !winograd.isEmpty ? (winogradVariant.m == 2 ? "winograd2x2|indirect gemm" : "winograd|indirect gemm") : indirect ? "indirect gemm" : kernelRows ? "kernel-row gemm" : "im2col+gemm") \(table.tier.rawValue)"
     }
 
@@ -111,7 +128,9 @@ final class ConvOp: CompiledOp {
         let taps = p.window.kh * p.window.kw
         let pointer = MemoryLayout<UnsafePointer<Float>>.stride
         var scratch: Int, persistent = 0
-        if pointwise {
+        if p.shortcut != nil {
+            scratch = try checkedMul(try checkedMul(pixels, (cg + shortcutChannels) / tapChannels), pointer)
+        } else if pointwise {
             scratch = 0
         } else if indirect {
             scratch = try checkedMul(try checkedMul(pixels, taps), pointer)
@@ -137,7 +156,7 @@ final class ConvOp: CompiledOp {
             let floats = try checkedMul(try checkedMul(winogradVariant.products, tiles), try checkedAdd(cg, cout))
             scratch = max(scratch, try checkedMul(floats, 4))
         }
-        let flops = 2 * Double(try checkedCount(out[0])) * Double(rowLen)
+        let flops = 2 * Double(try checkedCount(out[0])) * Double(rowLen + shortcutChannels)
         return OpPlan(outputs: out, scratchBytes: scratch, persistentBytes: persistent, flops: flops)
     }
 
@@ -255,12 +274,57 @@ final class ConvOp: CompiledOp {
         var image = 0
     }
 
+    /// A conv with a shortcut's run state for the threads' pieces (output pixels of the table, then
+    /// rows or column panels of the GEMM).
+    private struct ShortcutPieces {
+        let op: ConvOp
+        let split: RowSplit
+        let gemm: GemmSplit
+        let x: UnsafePointer<Float>, source: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let table: UnsafeMutablePointer<UnsafePointer<Float>>
+        let pixels: Int, outputWidth: Int, sourceHeight: Int, sourceWidth: Int, strides: (Int, Int)
+        var image = 0
+    }
+
+    /// One indirect GEMM over the conv's input pixel and the shortcut's (strided) input pixel.
+    private func runWithShortcut(_ s: Step, n: Int, pixels: Int, outputWidth: Int) {
+        guard let sc = p.shortcut else { return }
+        let pool = s.pool(perImageOf: n)
+        let (_, sh, sw, _) = nhwcDims(s.inputs[1].shape, rank: 2)
+        var job = ShortcutPieces(op: self, split: RowSplit(rows: pixels, threads: pool.threads),
+                                 gemm: GemmSplit(m: pixels, b: weights[0], threads: pool.threads), x: s.inputs[0].f32,
+                                 source: s.inputs[1].f32, y: s.outputs[0].f32, table: s.scratch!.assumingMemoryBound(to: UnsafePointer<Float>.self),
+                                 pixels: pixels, outputWidth: outputWidth, sourceHeight: sh, sourceWidth: sw, strides: (sc.sh, sc.sw))
+        for img in 0..<n {
+            job.image = img
+            pool.parallel(job.split.count, &job) { raw, piece in
+                let j = raw.assumingMemoryBound(to: ShortcutPieces.self).pointee, op = j.op
+                shortcutTable(j.x + j.image * j.pixels * op.cg, channels: op.cg,
+                              j.source + j.image * j.sourceHeight * j.sourceWidth * op.shortcutChannels,
+                              shortcutChannels: op.shortcutChannels, shortcutWidth: j.sourceWidth, strides: j.strides,
+                              tapChannels: op.tapChannels, outputWidth: j.outputWidth, table: j.table, pixels: j.split.range(piece))
+            }
+            pool.parallel(job.gemm.count, &job) { raw, piece in
+                let j = raw.assumingMemoryBound(to: ShortcutPieces.self).pointee, op = j.op
+                let (rows, panels) = j.gemm.ranges(piece)
+                op.table.convGemm(table: j.table, taps: (op.cg + op.shortcutChannels) / op.tapChannels, cin: op.tapChannels,
+                                  b: op.weights[0], c: j.y + j.image * j.pixels * op.cout, ldc: op.cout,
+                                  bias: op.bias.first.map { UnsafePointer($0.pointer) }, residual: nil,
+                                  activation: op.p.epilogue.activation, rows: rows, panels: panels)
+            }
+        }
+    }
+
     func run(_ s: Step) {
         let x = s.inputs[0], y = s.outputs[0]
         let (n, h, w, c) = nhwcDims(x.shape, rank: p.window.rank)
         let (gh, gw) = p.window.runGeometry(h: h, w: w)
         let pixels = gh.output * gw.output
         let residual: UnsafePointer<Float>? = p.epilogue.residual ? UnsafePointer(s.inputs[1].f32) : nil
+        if p.shortcut != nil {
+            runWithShortcut(s, n: n, pixels: pixels, outputWidth: gw.output)
+            return
+        }
         if pointwise {
             var job = PointwisePieces(op: self, split: GemmSplit(m: n * pixels, b: weights[0], threads: s.pool.threads),
                                       x: x.f32, y: y.f32, residual: residual, c: c)

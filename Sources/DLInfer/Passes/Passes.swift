@@ -17,6 +17,7 @@ enum Passes {
         note(FuseEpilogue.fuseActivations(&g), "activations fused into conv/dense epilogues")
         note(FoldPad.intoMaxPool(&g), "ZeroPadding folded into max pooling (after a ReLU)")
         note(FuseDepthwiseChain.run(&g, minimumBytes: fuseBandsAbove, bandFloats: bandFloats, regionsPerThread: regionsPerThread), "depthwise convs run fused with their expand/project convs in row bands")
+        note(FuseShortcut.run(&g), "1x1 shortcut convs summed into the 1x1 conv they are added to")
         let affine = g.nodes.filter { if case .affine = $0.op { return true } else { return false } }.count
         note(affine, "per-channel affine ops remain (BatchNormalization/Rescaling not after a conv/dense)")
         return report

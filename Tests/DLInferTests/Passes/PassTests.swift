@@ -139,6 +139,44 @@ import Testing
         #expect(EliminateDead.run(&g) == 2)
         #expect(g.nodes.count == 1)
     }
+
+    private func pointwise(_ h: inout GraphHarness, cin: Int, cout: Int, stride: Int = 1, activation: Activation = .linear) -> Op {
+        .conv(ConvParams(window: Window(rank: 2, kh: 1, kw: 1, sh: stride, sw: stride, padding: .valid), groups: 1,
+                         weights: h.const([1, 1, cin, cout]), epilogue: Epilogue(bias: h.const([cout]), activation: activation)))
+    }
+
+    /// relu(conv(b) + shortcut(x)) with a strided 1x1 shortcut: one conv over b and x (K 4 + 6,
+    /// taps of 2 channels), the same numbers; not when the shortcut is activated, read elsewhere,
+    /// or not 1x1.
+    @Test func fuseShortcut() throws {
+        for variant in ["fuses", "activated", "read twice", "3x3"] {
+            var h = GraphHarness()
+            let x = h.input([-1, 9, 9, 6])
+            let shortcut = variant == "3x3"
+                ? try h.add(.conv(ConvParams(window: Window(rank: 2, kh: 3, kw: 3, sh: 2, sw: 2, padding: .same), groups: 1,
+                                             weights: h.const([3, 3, 6, 10]), epilogue: Epilogue(bias: h.const([10])))), [x])
+                : try h.add(pointwise(&h, cin: 6, cout: 10, stride: 2, activation: variant == "activated" ? .relu : .linear), [x])
+            let b = try h.add(pointwise(&h, cin: 6, cout: 4, stride: 2, activation: .relu), [x])
+            let main = try h.add(pointwise(&h, cin: 4, cout: 10), [b])
+            let sum = try h.add(.binary(.add), [shortcut, main])
+            h.output(try h.add(.unary(.relu), [sum]))
+            if variant == "read twice" { h.output(shortcut) }
+            var g = h.g
+            #expect(FuseEpilogue.fuseResiduals(&g) == 1, "\(variant)")
+            _ = FuseEpilogue.fuseActivations(&g)
+            #expect(FuseShortcut.run(&g) == (variant == "fuses" ? 1 : 0), "\(variant)")
+            if variant == "fuses" {
+                #expect(g.nodes.count == 2)
+                guard case .conv(let p) = g.nodes[1].op else { Issue.record("not a conv: \(g.nodes[1].op)"); continue }
+                #expect(p.shortcut?.sh == 2 && p.shortcut?.sw == 2 && !p.epilogue.residual && p.epilogue.activation == .relu)
+                #expect(g.nodes[1].inputs == [b, x])
+                let compiled = try Compiler.compile(g).ops.compactMap { $0 as? ConvOp }
+                #expect(compiled.contains { $0.label.contains("+ shortcut 1x1/2x2 indirect gemm") && $0.tapChannels == 2 },
+                        "\(compiled.map(\.label))")
+            }
+            try equivalent(h.g, g, shape: [2, 9, 9, 6])
+        }
+    }
 }
 
 /// The passes on whole Keras models: what they do to the committed MobileNetV2 and ResNet
@@ -253,6 +291,16 @@ import Testing
             }
             #expect(y[0].data == serial[0].data, "\(threads) threads differ from 1 thread")
         }
+    }
+
+    /// The fixture's two blocks (Keras outputs checked by KerasFixtureTests) both fuse, one with a
+    /// stride-1 shortcut and one with a stride-2 one.
+    @Test func shortcutFixtureFuses() throws {
+        let m = try Model(path: "\(Fixtures.root)/keras3_conv2d_shortcut_fused_h5/model.h5")
+        let labels = m.compiled.ops.map(\.label)
+        #expect(labels.filter { $0.contains("+ shortcut 1x1 indirect gemm") }.count == 1, "\(labels)")
+        #expect(labels.filter { $0.contains("+ shortcut 1x1/2x2 indirect gemm") }.count == 1, "\(labels)")
+        #expect(m.optimizationReport.contains { $0.hasPrefix("2 1x1 shortcut convs summed") }, "\(m.optimizationReport)")
     }
 
     @Test func resNet() throws {
