@@ -141,18 +141,18 @@ def _(c):
 
 @case("conv2d_shortcut_fused", gens=("keras3",), k3_forms=("h5",),
       note="two ResNet-style blocks on 9x9x16 whose 1x1 projection shortcut (BatchNorm folded) is summed into the "
-           "block's last 1x1 conv: stride 1 with 16 + 8 channels in (taps of 8), then stride 2 (9x9 -> 5x5) with "
-           "32 + 12 channels in (taps of 4), its shortcut built first (as ResNet does) and added first")
+           "block's last 1x1 conv: stride 1 with 16 + 16 channels in, then stride 2 (9x9 -> 5x5) with 48 + 32 "
+           "channels in (taps of 16), its shortcut built first (as ResNet does) and added first")
 def _(c):
     L = c.L
     i = c.K.Input((9, 9, 16))
-    a = L.Conv2D(8, 1, activation="relu")(i)
-    a = L.Conv2D(8, 3, padding="same", activation="relu")(a)
+    a = L.Conv2D(16, 1, activation="relu")(i)
+    a = L.Conv2D(16, 3, padding="same", activation="relu")(a)
     main = L.BatchNormalization()(L.Conv2D(32, 1)(a))
     short = L.BatchNormalization()(L.Conv2D(32, 1)(i))
     x = L.Activation("relu")(L.Add()([main, short]))
     short = L.Conv2D(40, 1, strides=2)(x)
-    b = L.Conv2D(12, 1, strides=2, activation="relu")(x)
+    b = L.Conv2D(48, 1, strides=2, activation="relu")(x)
     main = L.Conv2D(40, 1)(b)
     return _model(c.K, i, L.Activation("relu")(L.Add()([short, main])))
 

@@ -1,9 +1,15 @@
 /// Sums a projection shortcut into the 1x1 convolution it is added to: `conv(a) + shortcut(s)`,
 /// shortcut a 1x1 convolution of its own input (any stride) that nothing else reads, becomes one
-/// convolution over both inputs (ConvParams.shortcut), its K the two inputs' channels together.
+/// convolution over both inputs (ConvParams.shortcut), its K the two inputs' channels together,
+/// when their channel counts share a divisor of at least `minimumTap`.
 /// ResNet's first block of each stage: the shortcut's output (3.2 MB at 56x56) is neither written
 /// nor read back as a residual, and the two GEMMs become one with a longer K.
 enum FuseShortcut {
+    /// The fewest channels per tap of the fused indirect GEMM (the two inputs' channel counts'
+    /// greatest common divisor): shorter taps cost more in per-tap overhead than the fusion saves,
+    /// as for any indirect GEMM (ConvParams.indirectMinChannels).
+    static let minimumTap = ConvParams.indirectMinChannels
+
     /// Returns how many.
     static func run(_ g: inout IRGraph) -> Int {
         var r = Rewriter(moving: &g)
@@ -15,7 +21,9 @@ enum FuseShortcut {
             guard let qi = r.producer[residual], !r.removed[qi], r.onlyReadOnceInternally(residual),
                   case .conv(let q) = r.graph.nodes[qi].op, isShortcut(q), r.graph.nodes[qi].inputs.count == 1 else { continue }
             let source = r.graph.nodes[qi].inputs[0]
-            guard r.graph.values[source].constant == nil, r.graph.values[source].shape.count == 4 else { continue }
+            guard r.graph.values[source].constant == nil, r.graph.values[source].shape.count == 4,
+                  greatestCommonDivisor(r.graph.constantShapes[p.weights][2], r.graph.constantShapes[q.weights][2]) >= minimumTap
+            else { continue }
             p.shortcut = ConvParams.Shortcut(weights: q.weights, sh: q.window.sh, sw: q.window.sw)
             p.epilogue.residual = false
             p.epilogue.bias = summedBias(p.epilogue.bias, q.epilogue.bias, &r.graph)

@@ -145,19 +145,20 @@ import Testing
                          weights: h.const([1, 1, cin, cout]), epilogue: Epilogue(bias: h.const([cout]), activation: activation)))
     }
 
-    /// relu(conv(b) + shortcut(x)) with a strided 1x1 shortcut: one conv over b and x (K 4 + 6,
-    /// taps of 2 channels), the same numbers; not when the shortcut is activated, read elsewhere,
-    /// or not 1x1.
+    /// relu(conv(b) + shortcut(x)) with a strided 1x1 shortcut: one conv over b and x (K 16 + 48,
+    /// taps of 16 channels), the same numbers; not when the shortcut is activated, read
+    /// elsewhere, not 1x1, or the taps would be short (6 and 4 channels: taps of 2).
     @Test func fuseShortcut() throws {
-        for variant in ["fuses", "activated", "read twice", "3x3"] {
+        for variant in ["fuses", "activated", "read twice", "3x3", "narrow"] {
+            let cin = variant == "narrow" ? 6 : 48, mid = variant == "narrow" ? 4 : 16
             var h = GraphHarness()
-            let x = h.input([-1, 9, 9, 6])
+            let x = h.input([-1, 9, 9, cin])
             let shortcut = variant == "3x3"
                 ? try h.add(.conv(ConvParams(window: Window(rank: 2, kh: 3, kw: 3, sh: 2, sw: 2, padding: .same), groups: 1,
-                                             weights: h.const([3, 3, 6, 10]), epilogue: Epilogue(bias: h.const([10])))), [x])
-                : try h.add(pointwise(&h, cin: 6, cout: 10, stride: 2, activation: variant == "activated" ? .relu : .linear), [x])
-            let b = try h.add(pointwise(&h, cin: 6, cout: 4, stride: 2, activation: .relu), [x])
-            let main = try h.add(pointwise(&h, cin: 4, cout: 10), [b])
+                                             weights: h.const([3, 3, cin, 10]), epilogue: Epilogue(bias: h.const([10])))), [x])
+                : try h.add(pointwise(&h, cin: cin, cout: 10, stride: 2, activation: variant == "activated" ? .relu : .linear), [x])
+            let b = try h.add(pointwise(&h, cin: cin, cout: mid, stride: 2, activation: .relu), [x])
+            let main = try h.add(pointwise(&h, cin: mid, cout: 10), [b])
             let sum = try h.add(.binary(.add), [shortcut, main])
             h.output(try h.add(.unary(.relu), [sum]))
             if variant == "read twice" { h.output(shortcut) }
@@ -171,10 +172,10 @@ import Testing
                 #expect(p.shortcut?.sh == 2 && p.shortcut?.sw == 2 && !p.epilogue.residual && p.epilogue.activation == .relu)
                 #expect(g.nodes[1].inputs == [b, x])
                 let compiled = try Compiler.compile(g).ops.compactMap { $0 as? ConvOp }
-                #expect(compiled.contains { $0.label.contains("+ shortcut 1x1/2x2 indirect gemm") && $0.tapChannels == 2 },
+                #expect(compiled.contains { $0.label.contains("+ shortcut 1x1/2x2 indirect gemm") && $0.tapChannels == 16 },
                         "\(compiled.map(\.label))")
             }
-            try equivalent(h.g, g, shape: [2, 9, 9, 6])
+            try equivalent(h.g, g, shape: [2, 9, 9, cin])
         }
     }
 }
