@@ -7488,14 +7488,16 @@ public func avx512Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>,
     // of A (`streamA`) it runs in one block too, B from L2, each tile fetching the next tile's
     // rows of A into L2 over its k loop: ResNet50's 56x56 256 -> 64 1x1s read 3.2 MB of A from
     // memory, which two blocks read in two strided passes (0.74-0.80 -> 0.62 ms; one block
-    // without the fetch: 0.70 -> 0.72 ms). Where B fits L1 (A mostly in cache) the fetch cost
-    // more than it gained (MobileNetV2 op sum 4.73 -> 4.76 ms).
+    // without the fetch: 0.70 -> 0.72 ms). Where B fits L1 the tiles fetch A's next rows too
+    // (ResNet50's 56x56 64 -> 64 after the max pooling 0.19 -> 0.17 ms, per-op minimums of 6
+    // interleaved rounds), except in a depthwise chain (DL_EPI_IN_CACHE), where A is the band in
+    // L2 already and the fetch cost more than it gained (MobileNetV2 op sum 4.73 -> 4.76 ms).
     // A GEMM of one row (a GEMV) reads B once: K blocks would only store and reload C, and the
     // hardware prefetcher streams B better than fetches of the next block (a 1600 -> 10 dense
     // layer 1.9 -> 1.4 us, MobileNetV2's 1280 -> 1000 0.188 -> 0.176 ms, dlbench medians).
     let streamA = n <= pw && k <= 384 && lda == k && k * pw > 9216
     let kStep = gemv || (n <= pw && (k * pw <= 9216 || streamA)) ? k : evenSteps(k, 128)
-    let fetchA = streamA && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0
+    let fetchA = !gemv && n <= pw && k <= 384 && lda == k && epilogue.pointee.flags & Int32(DL_EPI_IN_CACHE) == 0
     // In blocks of K a residual is added by the first block, the bias and activation by the last:
     // C may be the residual's own buffer (a 1x1 conv writing over its residual, see
     // Op.outputStorage), which the first block's store would overwrite before the last read it.
