@@ -3318,14 +3318,23 @@ public func avx2ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps: I
         // 56x56: 64 + 64 -> 256 channels).
         let panels = panelEnd - panelBegin
         let fetchRows = panelBegin == 0 && panelEnd * pw >= n && ldc == n
+        // One tap (a strided 1x1): half the panels fetch the next tile's input rows, spanning from
+        // its first pixel's row to its last's.
+        let inputParts = taps == 1 ? (fetchRows ? (panels + 1) / 2 : panels) : 0
         var i = rowBegin
         while i < rowEnd {
             let rows = tileRows(rowEnd - i)
-            let nextBytes = fetchRows ? min(rowEnd - i - rows, 6) * n * 4 : 0
+            let next = min(rowEnd - i - rows, 6)
+            let nextBytes = fetchRows ? next * n * 4 : 0
+            let inputStart = next > 0 ? UnsafeRawPointer(table[i + rows]) : UnsafeRawPointer(packedB)
+            let inputBytes = next > 0 ? UnsafeRawPointer(table[i + rows + next - 1] + cin) - inputStart : 0
             for p in panelBegin..<panelEnd {
-                let col0 = p * pw
-                let (pf, pfLines) = prefetchSlice(UnsafeRawPointer(c + (i + rows) * ldc), nextBytes, p - panelBegin, panels,
-                                                  none: UnsafeRawPointer(packedB))
+                let col0 = p * pw, part = p - panelBegin
+                let (pf, pfLines) = part < inputParts
+                    ? prefetchSlice(inputStart, inputBytes > 0 && inputBytes <= 4 * next * cin * 4 ? inputBytes : 0, part, inputParts,
+                                    none: UnsafeRawPointer(packedB))
+                    : prefetchSlice(UnsafeRawPointer(c + (i + rows) * ldc), nextBytes, part - inputParts, panels - inputParts,
+                                    none: UnsafeRawPointer(packedB))
                 convTile(table + i * taps, taps, 0, taps, 0, cin, rows, packedB + p * k * pw, c + i * ldc + col0, ldc, min(pw, n - col0),
                          false, epilogue, col0, i, pw, pf, pfLines)
             }
