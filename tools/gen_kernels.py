@@ -296,7 +296,7 @@ public func {low}Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, 
     // rows of A into L2 over its k loop: ResNet50's 56x56 256 -> 64 1x1s read 3.2 MB of A from
     // memory, which two blocks read in two strided passes (0.74-0.80 -> 0.62 ms; one block
     // without the fetch: 0.70 -> 0.72 ms). Where B fits L1 the tiles fetch A's next rows too
-    // (ResNet50's 56x56 64 -> 64 after the max pooling 0.19 -> 0.17 ms, per-op minimums of 6
+    // (ResNet50's 56x56 64 -> 64 after the max pooling 0.19 -> 0.17 ms, per-op minimums of 8
     // interleaved rounds), except in a depthwise chain (DL_EPI_IN_CACHE), where A is the band in
     // L2 already and the fetch cost more than it gained (MobileNetV2 op sum 4.73 -> 4.76 ms).
     // A GEMM of one row (a GEMV) reads B once: K blocks would only store and reload C, and the
