@@ -33,14 +33,15 @@ import Testing
 /// thread in the same order, so results are bit-identical to one thread's, also with several
 /// multi-threaded sessions running at once.
 @Suite struct IntraOpThreadTests {
-    @Test(arguments: ["keras3_mobilenetv2_035", "keras3_resnet_small", "keras3_xception_small", "tf_keras_cnn_classic"])
+    @Test(arguments: ["keras3_mobilenetv2_035", "keras3_resnet_small", "keras3_xception_small", "tf_keras_cnn_classic",
+                      "keras3_conv2d_shortcut_fused_h5"])
     func threadedSessionsMatchSerialBitForBit(_ name: String) throws {
         let dir = "\(Fixtures.root)/\(name)"
         let m = try Fixtures.manifest(name)
         let model = try Model(path: "\(dir)/\(m.model)")
         let x = try NpyArray(path: "\(dir)/\(m.inputs[0])")
         // Enough images that the run is worth threads (Plan.parallelMinTotalFlops); checked below.
-        let copies = name.hasSuffix("cnn_classic") ? 64 : 16
+        let copies = name.hasSuffix("cnn_classic") || name.contains("shortcut") ? 64 : 16
         let batch = [x.shape[0] * copies] + x.shape.dropFirst()
         let input: [(shape: [Int], data: InputData)] = [(batch, .float32(Array(repeating: x.floats, count: copies).flatMap { $0 }))]
         let serial = try Session(model: model).run(input)

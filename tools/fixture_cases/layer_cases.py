@@ -142,7 +142,8 @@ def _(c):
 @case("conv2d_shortcut_fused", gens=("keras3",), k3_forms=("h5",),
       note="two ResNet-style blocks on 9x9x16 whose 1x1 projection shortcut (BatchNorm folded) is summed into the "
            "block's last 1x1 conv: stride 1 with 16 + 16 channels in, then stride 2 (9x9 -> 5x5) with 48 + 32 "
-           "channels in (taps of 16), its shortcut built first (as ResNet does) and added first")
+           "channels in (taps of 16), its shortcut built first (as ResNet does) and added first; then an identity "
+           "block whose last 1x1 (400 -> 40, K in blocks) writes over its residual")
 def _(c):
     L = c.L
     i = c.K.Input((9, 9, 16))
@@ -154,7 +155,9 @@ def _(c):
     short = L.Conv2D(40, 1, strides=2)(x)
     b = L.Conv2D(48, 1, strides=2, activation="relu")(x)
     main = L.Conv2D(40, 1)(b)
-    return _model(c.K, i, L.Activation("relu")(L.Add()([short, main])))
+    x = L.Activation("relu")(L.Add()([short, main]))
+    h = L.Conv2D(400, 1, activation="relu")(x)
+    return _model(c.K, i, L.Activation("relu")(L.Add()([L.Conv2D(40, 1)(h), x])))
 
 
 @case("mbconv_whole_image", gens=("keras3",), k3_forms=("h5",),

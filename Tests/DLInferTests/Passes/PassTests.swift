@@ -294,7 +294,7 @@ import Testing
         }
     }
 
-    /// The fixture's two blocks (Keras outputs checked by KerasFixtureTests) both fuse, one with a
+    /// The fixture's two projection blocks (Keras outputs checked by KerasFixtureTests) both fuse, one with a
     /// stride-1 shortcut and one with a stride-2 one.
     @Test func shortcutFixtureFuses() throws {
         let m = try Model(path: "\(Fixtures.root)/keras3_conv2d_shortcut_fused_h5/model.h5")
@@ -302,6 +302,15 @@ import Testing
         #expect(labels.filter { $0.contains("+ shortcut 1x1 indirect gemm") }.count == 1, "\(labels)")
         #expect(labels.filter { $0.contains("+ shortcut 1x1/2x2 indirect gemm") }.count == 1, "\(labels)")
         #expect(m.optimizationReport.contains { $0.hasPrefix("2 1x1 shortcut convs summed") }, "\(m.optimizationReport)")
+        // The identity block's last 1x1 (K = 400, in blocks) writes over its residual.
+        let g = m.compiled.graph
+        let sizes = g.values.map { $0.shape.map { max($0, 1) }.reduce(4, *) }
+        let a = try MemoryPlanner.assign(g, sizes: sizes, scratch: [Int](repeating: 0, count: g.nodes.count))
+        let overResidual = g.nodes.filter {
+            guard case .conv(let p) = $0.op, p.isPointwise, p.epilogue.residual, $0.inputs.count == 2 else { return false }
+            return a.valueOffsets[$0.outputs[0]] == a.valueOffsets[$0.inputs[1]]
+        }
+        #expect(overResidual.count == 1, "\(g.nodes.map(\.origin))")
     }
 
     @Test func resNet() throws {
