@@ -7662,23 +7662,25 @@ public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps:
         // 56x56: 64 + 64 -> 256 channels).
         let panels = panelEnd - panelBegin
         let fetchRows = panelBegin == 0 && panelEnd * pw >= n && ldc == n
-        // One tap (a strided 1x1): half the panels fetch the next tile's input rows, spanning from
-        // its first pixel's row to its last's.
-        let inputParts = taps == 1 ? (fetchRows ? (panels + 1) / 2 : panels) : 0
+        // The first panels fetch the next tile's input rows, one tap each (the span from the tap's
+        // first pixel's row to its last's), the others (at least half) its output rows.
+        let inputParts = min(taps, fetchRows ? panels / 2 : panels)
         var i = rowBegin
         while i < rowEnd {
             let rows = tileRows(rowEnd - i)
             let next = min(rowEnd - i - rows, 6)
             let nextBytes = fetchRows ? next * n * 4 : 0
-            let inputStart = next > 0 ? UnsafeRawPointer(table[i + rows]) : UnsafeRawPointer(packedB)
-            let inputBytes = next > 0 ? UnsafeRawPointer(table[i + rows + next - 1] + cin) - inputStart : 0
             for p in panelBegin..<panelEnd {
                 let col0 = p * pw, part = p - panelBegin
-                let (pf, pfLines) = part < inputParts
-                    ? prefetchSlice(inputStart, inputBytes > 0 && inputBytes <= 4 * next * cin * 4 ? inputBytes : 0, part, inputParts,
-                                    none: UnsafeRawPointer(packedB))
-                    : prefetchSlice(UnsafeRawPointer(c + (i + rows) * ldc), nextBytes, part - inputParts, panels - inputParts,
-                                    none: UnsafeRawPointer(packedB))
+                var (pf, pfLines) = (UnsafeRawPointer(packedB), 0)
+                if part >= inputParts {
+                    (pf, pfLines) = prefetchSlice(UnsafeRawPointer(c + (i + rows) * ldc), nextBytes, part - inputParts, panels - inputParts,
+                                                  none: UnsafeRawPointer(packedB))
+                } else if next > 0 {
+                    let first = UnsafeRawPointer(table[(i + rows) * taps + part])
+                    let bytes = UnsafeRawPointer(table[(i + rows + next - 1) * taps + part] + cin) - first
+                    (pf, pfLines) = prefetchSlice(first, bytes <= 4 * next * cin * 4 ? bytes : 0, 0, 1, none: UnsafeRawPointer(packedB))
+                }
                 convTile(table + i * taps, taps, 0, taps, 0, cin, rows, packedB + p * k * pw, c + i * ldc + col0, ldc, min(pw, n - col0),
                          false, epilogue, col0, i, pw, pf, pfLines)
             }
