@@ -7659,7 +7659,8 @@ public func avx512ConvGemm(_ table: UnsafePointer<UnsafePointer<Float>>, _ taps:
         // A short K and a B that stays in L2, as in avx512Sgemm: each row tile runs across all panels
         // with the whole K, C written row by row, each tile fetching a slice of the next tile's
         // output rows into L2 (a 1x1 conv with its shortcut, ConvParams.shortcut, on ResNet's
-        // 56x56: 64 + 64 -> 256 channels).
+        // 56x56: 64 + 64 -> 256 channels). B up to 1 MB, 4x the plain GEMM's bound: ResNet50's
+        // conv3 block with its shortcut (K 384, 786 KB of B) 2.08 -> 1.90 ms against blocks of K.
         let panels = panelEnd - panelBegin
         let fetchRows = panelBegin == 0 && panelEnd * pw >= n && ldc == n
         // The first panels fetch the next tile's input rows, one tap each (the span from the tap's

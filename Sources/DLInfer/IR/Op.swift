@@ -73,11 +73,15 @@ struct ConvParams {
 }
 
 extension ConvParams {
-    /// A 1x1 stride-1 unpadded ungrouped convolution: one GEMM over the pixels.
-    var isPointwise: Bool {
-        window.kh == 1 && window.kw == 1 && window.sh == 1 && window.sw == 1 && groups == 1
+    /// A 1x1 ungrouped convolution that reads no padding (a 1x1 kernel's "same" adds none), any
+    /// stride: each output pixel is one input pixel times the weights.
+    var isUnpadded1x1: Bool {
+        window.kh == 1 && window.kw == 1 && groups == 1
             && (window.padding == .valid || window.padding == .same || window.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0))
     }
+
+    /// A 1x1 stride-1 unpadded ungrouped convolution: one GEMM over the pixels.
+    var isPointwise: Bool { isUnpadded1x1 && window.sh == 1 && window.sw == 1 }
 
     /// Below this many input channels a tap's row is too short for the indirect GEMM's per-tap
     /// overhead (see ConvOp).

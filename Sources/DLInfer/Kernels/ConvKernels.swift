@@ -296,5 +296,3 @@ func scalarDepthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePointer<dl
         }
     }
 }
-
-func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int { b == 0 ? a : greatestCommonDivisor(b, a % b) }

@@ -38,13 +38,9 @@ enum FuseShortcut {
         return count
     }
 
-    /// A 1x1 ungrouped, undilated convolution without padding (a 1x1 kernel's "same" has none),
-    /// with nothing but a bias in its epilogue.
+    /// A 2D unpadded 1x1 convolution (any stride) with nothing but a bias in its epilogue.
     private static func isShortcut(_ q: ConvParams) -> Bool {
-        let w = q.window
-        let unpadded = w.padding == .valid || w.padding == .same || w.padding == .explicit(top: 0, bottom: 0, left: 0, right: 0)
-        return w.rank == 2 && w.kh == 1 && w.kw == 1 && w.dh == 1 && w.dw == 1 && q.groups == 1 && unpadded
-            && q.epilogue.activation == .linear && !q.epilogue.residual && q.shortcut == nil
+        q.window.rank == 2 && q.isUnpadded1x1 && q.epilogue.activation == .linear && !q.epilogue.residual && q.shortcut == nil
     }
 
     private static func summedBias(_ a: ConstID?, _ b: ConstID?, _ g: inout IRGraph) -> ConstID? {

@@ -23,3 +23,7 @@ func checkedCount(_ shape: Shape) throws -> Int {
     }
     return n
 }
+
+/// The greatest common divisor of two channel counts (the tap width of a conv summed with its
+/// shortcut, ConvParams.shortcut).
+func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int { b == 0 ? a : greatestCommonDivisor(b, a % b) }
