@@ -24,55 +24,83 @@ struct Latency {
     }
 }
 
+/// Per-op times of profiled runs, one sample per op and run: each op's fastest run shows what its
+/// kernel does undisturbed (the way the FMA peak it is set against is a best too), its median run
+/// what a typical run spends there. On a shared host a neighbour's burst lands on a few ops of a
+/// few runs and moves neither.
 struct Profile {
     struct Op {
         let label: String
         let layers: [String]
-        let secondsPerRun: Double
         let flopsPerRun: Double
-        var gflops: Double? { flopsPerRun > 0 && secondsPerRun > 0 ? flopsPerRun / secondsPerRun / 1e9 : nil }
+        /// Its fastest and its median run, seconds.
+        let best: Double, median: Double
+
+        func gflops(_ seconds: Double) -> Double? { flopsPerRun > 0 && seconds > 0 ? flopsPerRun / seconds / 1e9 : nil }
         /// Convolutions and dense layers: the gemm-bound kernels.
         var isGemmKernel: Bool {
             ["conv1d", "conv2d", "depthwise", "conv_transpose", "dense"].contains { label.hasPrefix($0) }
         }
     }
 
-    let runs: Int
-    let ops: [Op]
-    /// The measured single-thread FMA peak of the kernel tier (GFLOP/s), for the "% peak" column.
-    var peakGflops: Double?
-    let secondsPerRun: Double
-    let gemmSecondsPerRun: Double
-    let gemmGflops: Double?
+    /// Collects one run's entries at a time.
+    struct Samples {
+        private var keys: [String] = []
+        private var entries: [String: ProfileEntry] = [:]
+        private var seconds: [String: [Double]] = [:]
+        private(set) var runs = 0
 
-    /// Profiling runs go in this many rounds (see `profile` in main.swift).
-    static let rounds = 5
-    let roundCount: Int
-
-    init(_ entries: [ProfileEntry], rounds: Int) {
-        runs = entries.first?.runs ?? 0
-        roundCount = rounds
-        ops = entries.map { Op(label: $0.op, layers: $0.layers, secondsPerRun: $0.seconds / Double(Swift.max($0.runs, 1)), flopsPerRun: $0.flopsPerRun) }
-        secondsPerRun = ops.reduce(0) { $0 + $1.secondsPerRun }
-        let gemmOps = ops.filter(\.isGemmKernel)
-        gemmSecondsPerRun = gemmOps.reduce(0) { $0 + $1.secondsPerRun }
-        let gemmFlops = gemmOps.reduce(0) { $0 + $1.flopsPerRun }
-        gemmGflops = gemmFlops > 0 && gemmSecondsPerRun > 0 ? gemmFlops / gemmSecondsPerRun / 1e9 : nil
-    }
-
-    /// Per op (its label and layers), the entry with the lower mean of the two profiles.
-    static func faster(_ a: [ProfileEntry], _ b: [ProfileEntry]) -> [ProfileEntry] {
-        func perRun(_ e: ProfileEntry) -> Double { e.seconds / Double(Swift.max(e.runs, 1)) }
-        var best: [String: ProfileEntry] = [:]
-        for e in a + b {
-            let key = e.op + "\u{1}" + e.layers.joined(separator: "\u{1}")
-            if let old = best[key], perRun(old) <= perRun(e) { continue }
-            best[key] = e
+        mutating func add(_ run: [ProfileEntry]) {
+            for e in run {
+                let key = e.op + "\u{1}" + e.layers.joined(separator: "\u{1}")
+                if entries[key] == nil { keys.append(key); entries[key] = e }
+                seconds[key, default: []].append(e.seconds / Double(Swift.max(e.runs, 1)))
+            }
+            runs += 1
         }
-        return best.values.sorted { perRun($0) > perRun($1) }
+
+        var ops: [Op] {
+            keys.map { key in
+                let e = entries[key]!, sorted = seconds[key]!.sorted()
+                return Op(label: e.op, layers: e.layers, flopsPerRun: e.flopsPerRun, best: sorted[0],
+                          median: Latency.percentile(sorted, 0.5))
+            }
+        }
     }
 
-    func share(_ seconds: Double) -> Double { secondsPerRun > 0 ? 100 * seconds / secondsPerRun : 0 }
+    let runs: Int
+    /// Slowest (median) first.
+    let ops: [Op]
+    /// The measured single-thread FMA peak of the kernel tier (GFLOP/s), for the "% peak" columns.
+    var peakGflops: Double?
+    /// Sums over the ops of their median and of their fastest runs.
+    let medianSecondsPerRun, bestSecondsPerRun: Double
+    let gemmMedianSeconds, gemmBestSeconds, gemmFlops: Double
+
+    /// The peak is measured this many times, spread over the profiled runs (see `profile` in main.swift).
+    static let peakChecks = 5
+
+    init(_ samples: Samples) {
+        runs = samples.runs
+        ops = samples.ops.sorted { $0.median > $1.median }
+        medianSecondsPerRun = ops.reduce(0) { $0 + $1.median }
+        bestSecondsPerRun = ops.reduce(0) { $0 + $1.best }
+        let gemmOps = ops.filter(\.isGemmKernel)
+        gemmMedianSeconds = gemmOps.reduce(0) { $0 + $1.median }
+        gemmBestSeconds = gemmOps.reduce(0) { $0 + $1.best }
+        gemmFlops = gemmOps.reduce(0) { $0 + $1.flopsPerRun }
+    }
+
+    func gemmGflops(_ seconds: Double) -> Double? { gemmFlops > 0 && seconds > 0 ? gemmFlops / seconds / 1e9 : nil }
+
+    /// Percent of the median total.
+    func share(_ seconds: Double) -> Double { medianSecondsPerRun > 0 ? 100 * seconds / medianSecondsPerRun : 0 }
+
+    /// GFLOP/s per thread as a percent of the peak.
+    func percentOfPeak(_ gflops: Double?, threads: Int) -> Double? {
+        guard let gflops, let peak = peakGflops, peak > 0 else { return nil }
+        return 100 * gflops / Double(Swift.max(threads, 1)) / peak
+    }
 }
 
 struct Results {
@@ -120,23 +148,29 @@ extension Results {
 
     private func profileText(_ p: Profile) -> [String] {
         let opWidth = max(2, p.ops.map(\.label.count).max() ?? 0)
-        var lines = ["", "profile      \(p.roundCount) rounds of \(p.runs) runs of a separate profiling session; per op the fastest round's mean; slowest op first",
-                     "rank  \(pad("op", opWidth))   ms/run   share  GFLOP/s   %peak  layers"]
+        func percent(_ seconds: Double, of op: Profile.Op) -> String {
+            p.percentOfPeak(op.gflops(seconds), threads: threads).map { fixed($0, 0) + "%" } ?? ""
+        }
+        var lines = ["", "profile      \(p.runs) runs of a separate profiling session, each op timed in each; per op its fastest run "
+                         + "(best) and its median run; slowest op (median) first; share of the median total",
+                     "rank  \(pad("op", opWidth))  best ms  median ms   share  GFLOP/s   %peak  %peak at median  layers"]
         if let peak = p.peakGflops {
-            lines.insert("peak         \(fixed(peak, 1)) GFLOP/s per thread (measured: independent FMA chains at this tier, best of the rounds); "
-                         + "%peak = GFLOP/s / threads / peak; Winograd ops count direct-convolution FLOPs", at: 1)
+            lines.insert("peak         \(fixed(peak, 1)) GFLOP/s per thread (measured: independent FMA chains at this tier, best of "
+                         + "\(Profile.peakChecks) checks spread over the runs); GFLOP/s and %peak at the op's best run, %peak = "
+                         + "GFLOP/s / threads / peak; Winograd ops count direct-convolution FLOPs", at: 1)
         }
         for (i, op) in p.ops.enumerated() {
-            let percent = op.gflops.flatMap { g in p.peakGflops.map { fixed(100 * g / Double(threads) / $0, 0) + "%" } } ?? ""
-            lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.secondsPerRun * 1000, 3), 9)
-                         + padLeft(fixed(p.share(op.secondsPerRun), 1) + "%", 8) + padLeft(op.gflops.map { fixed($0, 1) } ?? "", 9)
-                         + padLeft(percent, 8) + "  " + truncated(op.layers.joined(separator: ", "), 60))
+            lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.best * 1000, 3), 9)
+                         + padLeft(fixed(op.median * 1000, 3), 11) + padLeft(fixed(p.share(op.median), 1) + "%", 8)
+                         + padLeft(op.gflops(op.best).map { fixed($0, 1) } ?? "", 9) + padLeft(percent(op.best, of: op), 8)
+                         + padLeft(percent(op.median, of: op), 17) + "  " + truncated(op.layers.joined(separator: ", "), 60))
         }
+        let gemmRates = [p.gemmGflops(p.gemmBestSeconds), p.gemmGflops(p.gemmMedianSeconds)]
         lines += [
-            "total        \(ms(p.secondsPerRun)) ms/run (sum of the ops' figures)",
-            "gemm/conv    \(fixed(p.share(p.gemmSecondsPerRun), 1))% of time (conv1d/conv2d/depthwise/conv_transpose/dense ops)"
-                + (p.gemmGflops.map { ", \(fixed($0, 1)) GFLOP/s" } ?? ""),
-            "other        \(fixed(p.share(p.secondsPerRun - p.gemmSecondsPerRun), 1))% of time",
+            "total        \(ms(p.medianSecondsPerRun)) ms/run (sum of the ops' medians), \(ms(p.bestSecondsPerRun)) (of their bests)",
+            "gemm/conv    \(fixed(p.share(p.gemmMedianSeconds), 1))% of time (conv1d/conv2d/depthwise/conv_transpose/dense ops)"
+                + (gemmRates[0] != nil ? ", \(fixed(gemmRates[0]!, 1)) GFLOP/s at their bests, \(fixed(gemmRates[1]!, 1)) at their medians" : ""),
+            "other        \(fixed(p.share(p.medianSecondsPerRun - p.gemmMedianSeconds), 1))% of time",
         ]
         return lines
     }
@@ -256,16 +290,20 @@ extension Results {
 
     private func profileJSON(_ p: Profile) -> JSON {
         .object([
-            ("rounds", .int(p.roundCount)),
             ("runs", .int(p.runs)),
-            ("total_ms_per_run", .number(p.secondsPerRun * 1000)),
-            ("gemm_conv_share_percent", .number(p.share(p.gemmSecondsPerRun))),
-            ("other_share_percent", .number(p.share(p.secondsPerRun - p.gemmSecondsPerRun))),
-            ("gemm_conv_gflops", .number(p.gemmGflops)),
+            ("total_ms_median", .number(p.medianSecondsPerRun * 1000)),
+            ("total_ms_best", .number(p.bestSecondsPerRun * 1000)),
+            ("gemm_conv_share_percent", .number(p.share(p.gemmMedianSeconds))),
+            ("other_share_percent", .number(p.share(p.medianSecondsPerRun - p.gemmMedianSeconds))),
+            ("gemm_conv_gflops_best", .number(p.gemmGflops(p.gemmBestSeconds))),
+            ("gemm_conv_gflops_median", .number(p.gemmGflops(p.gemmMedianSeconds))),
             ("peak_gflops_per_thread", .number(p.peakGflops)),
             ("ops", .array(p.ops.enumerated().map { i, op in
-                .object([("rank", .int(i + 1)), ("op", .string(op.label)), ("ms_per_run", .number(op.secondsPerRun * 1000)),
-                         ("share_percent", .number(p.share(op.secondsPerRun))), ("gflops", .number(op.gflops)),
+                .object([("rank", .int(i + 1)), ("op", .string(op.label)), ("ms_best", .number(op.best * 1000)),
+                         ("ms_median", .number(op.median * 1000)), ("share_percent", .number(p.share(op.median))),
+                         ("gflops_best", .number(op.gflops(op.best))), ("gflops_median", .number(op.gflops(op.median))),
+                         ("percent_peak_best", .number(p.percentOfPeak(op.gflops(op.best), threads: threads))),
+                         ("percent_peak_median", .number(p.percentOfPeak(op.gflops(op.median), threads: threads))),
                          ("layers", .array(op.layers.map { .string($0) }))])
             })),
         ])

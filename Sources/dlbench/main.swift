@@ -185,24 +185,23 @@ func benchmark(_ options: Options) throws -> Results {
 }
 
 /// A separate pass with a profiling session, so its per-op clock reads stay out of the latency
-/// figures. The runs go in `Profile.rounds` rounds and each op keeps its fastest round's mean: on
-/// a shared host a neighbour's burst lands on a few ops of one round, and an op's mean over all
-/// runs would charge it to them.
+/// figures. Every run is one sample per op (see `Profile`); the FMA peak is measured at
+/// `Profile.peakChecks` points spread over the runs and the best kept, so a fast run is not set
+/// against a peak measured in a slow moment.
 func profile(_ model: Model, _ inputs: BoundInputs, runs: Int, warmup: Int, threads: Int, perRunEstimate: Double) throws -> Profile {
     let session = try Session(model: model, options: SessionOptions(profile: true, threads: threads))
     for _ in 0..<max(warmup, 1) { try inputs.run(session) }
-    let rounds = min(Profile.rounds, max(runs, 1)), perRound = max(runs / rounds, 1)
-    var best: [ProfileEntry] = []
+    let count = max(runs, 1), checks = min(Profile.peakChecks, count)
+    var samples = Profile.Samples()
     var peak = 0.0
-    for _ in 0..<rounds {
+    _ = try timedRuns(RunLimit(runs: count, seconds: .infinity), expectedSeconds: Double(count) * perRunEstimate, label: "profiling") {
+        let run = samples.runs
         session.resetProfile()
-        _ = try timedRuns(RunLimit(runs: perRound, seconds: .infinity), expectedSeconds: Double(perRound) * perRunEstimate,
-                          label: "profiling") { try inputs.run(session) }
-        best = Profile.faster(best, session.profile())
-        // Measured every round and the best kept, so a fast round is not set against a slow peak.
-        peak = max(peak, measuredPeakGflops())
+        try inputs.run(session)
+        samples.add(session.profile())
+        if (run + 1) * checks / count > run * checks / count { peak = max(peak, measuredPeakGflops()) }
     }
-    var result = Profile(best, rounds: rounds)
+    var result = Profile(samples)
     result.peakGflops = peak
     return result
 }

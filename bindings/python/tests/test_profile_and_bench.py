@@ -56,15 +56,23 @@ def test_dlbench_json_report():
     profile = report["profile"]
     ops = profile["ops"]
     assert ops and all(op["layers"] for op in ops)
-    # 5 runs: five rounds of one run, each op's fastest round kept, slowest op first.
-    assert profile["rounds"] == 5 and profile["runs"] == 1
-    times = [op["ms_per_run"] for op in ops]
-    # The JSON prints 6 significant digits, so the sum may differ from the total by half a unit of
+    # 5 runs, each one sample per op: per op its fastest and its median run, slowest (median) first.
+    assert profile["runs"] == 5
+    medians = [op["ms_median"] for op in ops]
+    assert medians == sorted(medians, reverse=True)
+    assert all(0 < op["ms_best"] <= op["ms_median"] for op in ops)
+    assert profile["peak_gflops_per_thread"] > 0
+    for op in ops:
+        if op["gflops_best"] is not None:
+            assert op["gflops_best"] >= op["gflops_median"] > 0
+            assert op["percent_peak_best"] == pytest.approx(100 * op["gflops_best"] / profile["peak_gflops_per_thread"], rel=1e-4)
+    assert any(op["gflops_best"] for op in ops if op["op"].startswith("conv2d"))
+    # The JSON prints 6 significant digits, so a sum may differ from its total by half a unit of
     # the last digit of each figure.
-    total = profile["total_ms_per_run"]
-    rounding = sum(0.5 * 10 ** (math.floor(math.log10(x)) - 5) for x in times + [total] if x > 0)
-    assert times == sorted(times, reverse=True)
-    assert abs(sum(times) - total) <= rounding * (1 + 1e-9)
+    for key, total in (("ms_median", profile["total_ms_median"]), ("ms_best", profile["total_ms_best"])):
+        times = [op[key] for op in ops]
+        rounding = sum(0.5 * 10 ** (math.floor(math.log10(x)) - 5) for x in times + [total] if x > 0)
+        assert abs(sum(times) - total) <= rounding * (1 + 1e-9)
 
 
 def test_dlbench_errors():
