@@ -135,42 +135,64 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
     for j in range(nv):
         w("        bias%d = load(bias + col0 + %d)" % (j, j * lanes))
     w("    }")
+    # One branch per setting for the whole tile, not per row; the row guards only where a short
+    # tile (rows < mr) must not touch memory past its rows.
+    def guarded(indent, body):
+        for r in range(mr):
+            lines = body(r)
+            if r == 0:
+                for l in lines: w(indent + l)
+            else:
+                w(indent + "if %d < rows {" % r)
+                for l in lines: w(indent + "    " + l)
+                w(indent + "}")
+    w("    let whole = full && rows == %d" % mr)
+    w("    if accumulate {")
+    w("        if whole {")
     for r in range(mr):
-        w("    if %d < rows {" % r if r else "    do {")
-        w("        let row = c + %d * ldc" % r)
-        w("        if accumulate {")
         for j in range(nv):
-            w("            %s += full ? load(row + %d) : partial(row + %d, cols - %d)" % (acc[r][j], j * lanes, j * lanes, j * lanes))
-        w("        }")
-        w("        if ep != nil {")
+            w("            %s += load(c + %d * ldc + %d)" % (acc[r][j], r, j * lanes))
+    w("        } else {")
+    guarded("            ", lambda r: ["%s += full ? load(c + %d * ldc + %d) : partial(c + %d * ldc + %d, cols - %d)" % (acc[r][j], r, j * lanes, r, j * lanes, j * lanes) for j in range(nv)])
+    w("        }")
+    w("    }")
+    w("    if ep != nil {")
+    for r in range(mr):
         for j in range(nv):
-            w("            %s += bias%d" % (acc[r][j], j))
-        w("            if let residual {")
-        w("                let rr = residual + (row0 + %d) * ldr + col0" % r)
+            w("        %s += bias%d" % (acc[r][j], j))
+    w("        if let residual {")
+    w("            let rr = residual + row0 * ldr + col0")
+    w("            if whole {")
+    for r in range(mr):
         for j in range(nv):
-            w("                %s += full ? load(rr + %d) : partial(rr + %d, cols - %d)" % (acc[r][j], j * lanes, j * lanes, j * lanes))
-        w("            }")
-        w("            switch act {")
-        w("            case Int32(DL_ACT_RELU):")
+            w("                %s += load(rr + %d * ldr + %d)" % (acc[r][j], r, j * lanes))
+    w("            } else {")
+    guarded("                ", lambda r: ["%s += full ? load(rr + %d * ldr + %d) : partial(rr + %d * ldr + %d, cols - %d)" % (acc[r][j], r, j * lanes, r, j * lanes, j * lanes) for j in range(nv)])
+    w("            }")
+    w("        }")
+    w("        switch act {")
+    w("        case Int32(DL_ACT_RELU):")
+    for r in range(mr):
         for j in range(nv):
-            w("                %s.replace(with: 0, where: %s .< 0)" % (acc[r][j], acc[r][j]))
-        w("            case Int32(DL_ACT_CLAMP):")
+            w("            %s.replace(with: 0, where: %s .< 0)" % (acc[r][j], acc[r][j]))
+    w("        case Int32(DL_ACT_CLAMP):")
+    for r in range(mr):
         for j in range(nv):
-            w("                %s.replace(with: lo, where: %s .< lo); %s.replace(with: hi, where: %s .> hi)" % ((acc[r][j],) * 4))
-        w("            case Int32(DL_ACT_LEAKY):")
+            w("            %s.replace(with: lo, where: %s .< lo); %s.replace(with: hi, where: %s .> hi)" % ((acc[r][j],) * 4))
+    w("        case Int32(DL_ACT_LEAKY):")
+    for r in range(mr):
         for j in range(nv):
-            w("                %s.replace(with: %s * lo, where: %s .< 0)" % ((acc[r][j],) * 3))
-        w("            default: break")
-        w("            }")
-        w("        }")
-        w("        if full {")
+            w("            %s.replace(with: %s * lo, where: %s .< 0)" % ((acc[r][j],) * 3))
+    w("        default: break")
+    w("        }")
+    w("    }")
+    w("    if whole {")
+    for r in range(mr):
         for j in range(nv):
-            w("            store(%s, row + %d)" % (acc[r][j], j * lanes))
-        w("        } else {")
-        for j in range(nv):
-            w("            storePartial(%s, row + %d, cols - %d)" % (acc[r][j], j * lanes, j * lanes))
-        w("        }")
-        w("    }")
+            w("        store(%s, c + %d * ldc + %d)" % (acc[r][j], r, j * lanes))
+    w("    } else {")
+    guarded("        ", lambda r: ["if full { store(%s, c + %d * ldc + %d) } else { storePartial(%s, c + %d * ldc + %d, cols - %d) }" % (acc[r][j], r, j * lanes, acc[r][j], r, j * lanes, j * lanes) for j in range(nv)])
+    w("    }")
     w("}")
     return "\n".join(out)
 
@@ -224,11 +246,27 @@ public func {low}PanelWidth(forColumns n: Int) -> Int {{ n >= {nr} ? {nr} : max(
 /// (a GEMM of one row, every tile of it one row at any thread count): k is summed in several
 /// accumulators, not one dependent chain per vector (a small CNN's 1600 -> 10 dense layer waited
 /// on 1600 FMA latencies in a row).
+/// The whole-tile case calls its kernel straight from the driver's loop: through the dispatch
+/// (a switch the compiler kept out of line) each tile paid a second call, whose argument stores
+/// waited behind the tile's own stores of C (a 600 x 64 GEMM in L2 at K = 16: 139 -> 156 GFLOP/s,
+/// K = 64: 167 -> 173).
 @inline(__always)
 private func tile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
                   _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int,
                   _ pf: UnsafeRawPointer, _ pfLines: Int, _ gemv: Bool) {{
+    if !gemv && rows == {mr} && cols == {nr} {{
+        kernel{mr}x{nr}(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines)
+    }} else {{
+        anyTile(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines, gemv)
+    }}
+}}
+
+@inline(never)
+private func anyTile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                     _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int,
+                     _ pf: UnsafeRawPointer, _ pfLines: Int, _ gemv: Bool) {{
     if gemv {{
         switch (cols + {lanes1}) / {lanes} {{
 {gemvDispatch}
@@ -358,11 +396,14 @@ private func prefetchSlice(_ base: UnsafeRawPointer?, _ bytes: Int, _ part: Int,
 /// spread over `steps`. Each software prefetch holds a line fill buffer until memory answers;
 /// issued a line per k step they took the buffers the tile's own loads of B from L2 need
 /// (ResNet50's conv5 3x3 ops 5.04 -> 4.85 ms, conv5 1x1 ops 3.84 -> 3.62 ms at one line per
-/// two steps, interleaved per-op minimums).
+/// two steps, interleaved per-op minimums). The step is 2^(floor(log2 steps) - ceil(log2 lines)),
+/// at most steps / lines, found without a division: every tile computes it, and a 64-bit divide
+/// in each kernel's prologue cost more than the fetches at small K.
 @inline(__always)
 private func prefetchMask(steps: Int, lines: Int) -> Int {{
-    let per = lines > 0 ? steps / lines : 0
-    return per <= 1 ? 0 : (1 << (Int.bitWidth - 1 - per.leadingZeroBitCount)) - 1
+    guard lines > 0, steps > lines else {{ return 0 }}
+    let shift = (Int.bitWidth - 1 - steps.leadingZeroBitCount) - (Int.bitWidth - (lines - 1).leadingZeroBitCount)
+    return shift <= 0 ? 0 : (1 << shift) - 1
 }}
 
 /// The rows of the next tile when `left` remain: {mr}, except that {mr} + 1 and {mr} + 2 go as two
@@ -409,11 +450,24 @@ private struct NextBlockPrefetch {{
 }}
 
 /// A convolution tile of up to {mr} output pixels (see `{low}ConvGemm`).
+/// Whole tiles call their kernel straight from the driver's loop (see `tile`).
 @inline(__always)
 private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
                       _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
                       _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int,
                       _ pf: UnsafeRawPointer, _ pfLines: Int) {{
+    if rows == {mr} && cols == {nr} {{
+        convKernel{mr}x{nr}(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines)
+    }} else {{
+        anyConvTile(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines)
+    }}
+}}
+
+@inline(never)
+private func anyConvTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                         _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                         _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int,
+                         _ pf: UnsafeRawPointer, _ pfLines: Int) {{
     switch (cols + {lanes1}) / {lanes} {{
 {conv_dispatch}
     }}

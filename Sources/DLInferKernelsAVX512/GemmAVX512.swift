@@ -56,166 +56,117 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 6
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c10 += load(c + 1 * ldc + 0)
+            c20 += load(c + 2 * ldc + 0)
+            c30 += load(c + 3 * ldc + 0)
+            c40 += load(c + 4 * ldc + 0)
+            c50 += load(c + 5 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+            }
+            if 4 < rows {
+                c40 += full ? load(c + 4 * ldc + 0) : partial(c + 4 * ldc + 0, cols - 0)
+            }
+            if 5 < rows {
+                c50 += full ? load(c + 5 * ldc + 0) : partial(c + 5 * ldc + 0, cols - 0)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c10 += bias0
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+    if ep != nil {
+        c00 += bias0
+        c10 += bias0
+        c20 += bias0
+        c30 += bias0
+        c40 += bias0
+        c50 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c10 += load(rr + 1 * ldr + 0)
+                c20 += load(rr + 2 * ldr + 0)
+                c30 += load(rr + 3 * ldr + 0)
+                c40 += load(rr + 4 * ldr + 0)
+                c50 += load(rr + 5 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                }
+                if 4 < rows {
+                    c40 += full ? load(rr + 4 * ldr + 0) : partial(rr + 4 * ldr + 0, cols - 0)
+                }
+                if 5 < rows {
+                    c50 += full ? load(rr + 5 * ldr + 0) : partial(rr + 5 * ldr + 0, cols - 0)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c40.replace(with: 0, where: c40 .< 0)
+            c50.replace(with: 0, where: c50 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c40.replace(with: c40 * lo, where: c40 .< 0)
+            c50.replace(with: c50 * lo, where: c50 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c10, c + 1 * ldc + 0)
+        store(c20, c + 2 * ldc + 0)
+        store(c30, c + 3 * ldc + 0)
+        store(c40, c + 4 * ldc + 0)
+        store(c50, c + 5 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
         }
-        if ep != nil {
-            c20 += bias0
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
         }
-        if full {
-            store(c20, row + 0)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
         }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        if 4 < rows {
+            if full { store(c40, c + 4 * ldc + 0) } else { storePartial(c40, c + 4 * ldc + 0, cols - 0) }
         }
-        if ep != nil {
-            c30 += bias0
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-        }
-    }
-    if 4 < rows {
-        let row = c + 4 * ldc
-        if accumulate {
-            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c40 += bias0
-            if let residual {
-                let rr = residual + (row0 + 4) * ldr + col0
-                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c40.replace(with: 0, where: c40 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c40.replace(with: c40 * lo, where: c40 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c40, row + 0)
-        } else {
-            storePartial(c40, row + 0, cols - 0)
-        }
-    }
-    if 5 < rows {
-        let row = c + 5 * ldc
-        if accumulate {
-            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c50 += bias0
-            if let residual {
-                let rr = residual + (row0 + 5) * ldr + col0
-                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c50.replace(with: 0, where: c50 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c50.replace(with: c50 * lo, where: c50 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c50, row + 0)
-        } else {
-            storePartial(c50, row + 0, cols - 0)
+        if 5 < rows {
+            if full { store(c50, c + 5 * ldc + 0) } else { storePartial(c50, c + 5 * ldc + 0, cols - 0) }
         }
     }
 }
@@ -248,32 +199,38 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
     }
 }
 
@@ -309,58 +266,53 @@ private func kernel2x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 2
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c10 += load(c + 1 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c10 += bias0
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-            default: break
+    if ep != nil {
+        c00 += bias0
+        c10 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c10 += load(rr + 1 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                }
             }
         }
-        if full {
-            store(c10, row + 0)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c10, c + 1 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
         }
     }
 }
@@ -401,85 +353,69 @@ private func kernel3x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 3
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c10 += load(c + 1 * ldc + 0)
+            c20 += load(c + 2 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c10 += bias0
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+    if ep != nil {
+        c00 += bias0
+        c10 += bias0
+        c20 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c10 += load(rr + 1 * ldr + 0)
+                c20 += load(rr + 2 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c10, c + 1 * ldc + 0)
+        store(c20, c + 2 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
         }
-        if ep != nil {
-            c20 += bias0
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c20, row + 0)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
         }
     }
 }
@@ -524,112 +460,85 @@ private func kernel4x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 4
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c10 += load(c + 1 * ldc + 0)
+            c20 += load(c + 2 * ldc + 0)
+            c30 += load(c + 3 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c10 += bias0
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+    if ep != nil {
+        c00 += bias0
+        c10 += bias0
+        c20 += bias0
+        c30 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c10 += load(rr + 1 * ldr + 0)
+                c20 += load(rr + 2 * ldr + 0)
+                c30 += load(rr + 3 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c10, c + 1 * ldc + 0)
+        store(c20, c + 2 * ldc + 0)
+        store(c30, c + 3 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
         }
-        if ep != nil {
-            c20 += bias0
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
         }
-        if full {
-            store(c20, row + 0)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-        }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c30 += bias0
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
         }
     }
 }
@@ -690,214 +599,177 @@ private func kernel6x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 6
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c40 += load(c + 4 * ldc + 0)
+            c41 += load(c + 4 * ldc + 16)
+            c50 += load(c + 5 * ldc + 0)
+            c51 += load(c + 5 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+            }
+            if 4 < rows {
+                c40 += full ? load(c + 4 * ldc + 0) : partial(c + 4 * ldc + 0, cols - 0)
+                c41 += full ? load(c + 4 * ldc + 16) : partial(c + 4 * ldc + 16, cols - 16)
+            }
+            if 5 < rows {
+                c50 += full ? load(c + 5 * ldc + 0) : partial(c + 5 * ldc + 0, cols - 0)
+                c51 += full ? load(c + 5 * ldc + 16) : partial(c + 5 * ldc + 16, cols - 16)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c10 += bias0
+        c11 += bias1
+        c20 += bias0
+        c21 += bias1
+        c30 += bias0
+        c31 += bias1
+        c40 += bias0
+        c41 += bias1
+        c50 += bias0
+        c51 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c40 += load(rr + 4 * ldr + 0)
+                c41 += load(rr + 4 * ldr + 16)
+                c50 += load(rr + 5 * ldr + 0)
+                c51 += load(rr + 5 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                }
+                if 4 < rows {
+                    c40 += full ? load(rr + 4 * ldr + 0) : partial(rr + 4 * ldr + 0, cols - 0)
+                    c41 += full ? load(rr + 4 * ldr + 16) : partial(rr + 4 * ldr + 16, cols - 16)
+                }
+                if 5 < rows {
+                    c50 += full ? load(rr + 5 * ldr + 0) : partial(rr + 5 * ldr + 0, cols - 0)
+                    c51 += full ? load(rr + 5 * ldr + 16) : partial(rr + 5 * ldr + 16, cols - 16)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c40.replace(with: 0, where: c40 .< 0)
+            c41.replace(with: 0, where: c41 .< 0)
+            c50.replace(with: 0, where: c50 .< 0)
+            c51.replace(with: 0, where: c51 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c40.replace(with: c40 * lo, where: c40 .< 0)
+            c41.replace(with: c41 * lo, where: c41 .< 0)
+            c50.replace(with: c50 * lo, where: c50 .< 0)
+            c51.replace(with: c51 * lo, where: c51 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c40, c + 4 * ldc + 0)
+        store(c41, c + 4 * ldc + 16)
+        store(c50, c + 5 * ldc + 0)
+        store(c51, c + 5 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
         }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        if 4 < rows {
+            if full { store(c40, c + 4 * ldc + 0) } else { storePartial(c40, c + 4 * ldc + 0, cols - 0) }
+            if full { store(c41, c + 4 * ldc + 16) } else { storePartial(c41, c + 4 * ldc + 16, cols - 16) }
         }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-        }
-    }
-    if 4 < rows {
-        let row = c + 4 * ldc
-        if accumulate {
-            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c40 += bias0
-            c41 += bias1
-            if let residual {
-                let rr = residual + (row0 + 4) * ldr + col0
-                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c40.replace(with: 0, where: c40 .< 0)
-                c41.replace(with: 0, where: c41 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c40.replace(with: c40 * lo, where: c40 .< 0)
-                c41.replace(with: c41 * lo, where: c41 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c40, row + 0)
-            store(c41, row + 16)
-        } else {
-            storePartial(c40, row + 0, cols - 0)
-            storePartial(c41, row + 16, cols - 16)
-        }
-    }
-    if 5 < rows {
-        let row = c + 5 * ldc
-        if accumulate {
-            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c50 += bias0
-            c51 += bias1
-            if let residual {
-                let rr = residual + (row0 + 5) * ldr + col0
-                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c50.replace(with: 0, where: c50 .< 0)
-                c51.replace(with: 0, where: c51 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c50.replace(with: c50 * lo, where: c50 .< 0)
-                c51.replace(with: c51 * lo, where: c51 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c50, row + 0)
-            store(c51, row + 16)
-        } else {
-            storePartial(c50, row + 0, cols - 0)
-            storePartial(c51, row + 16, cols - 16)
+        if 5 < rows {
+            if full { store(c50, c + 5 * ldc + 0) } else { storePartial(c50, c + 5 * ldc + 0, cols - 0) }
+            if full { store(c51, c + 5 * ldc + 16) } else { storePartial(c51, c + 5 * ldc + 16, cols - 16) }
         }
     }
 }
@@ -933,40 +805,48 @@ private func kernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
     }
 }
 
@@ -1006,74 +886,73 @@ private func kernel2x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 2
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-            default: break
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c10 += bias0
+        c11 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                }
             }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
         }
     }
 }
@@ -1119,109 +998,99 @@ private func kernel3x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 3
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c10 += bias0
+        c11 += bias1
+        c20 += bias0
+        c21 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
         }
     }
 }
@@ -1272,144 +1141,125 @@ private func kernel4x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 4
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c10 += bias0
+        c11 += bias1
+        c20 += bias0
+        c21 += bias1
+        c30 += bias0
+        c31 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-        }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
         }
     }
 }
@@ -1478,262 +1328,237 @@ private func kernel6x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 6
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c32 += load(c + 3 * ldc + 32)
+            c40 += load(c + 4 * ldc + 0)
+            c41 += load(c + 4 * ldc + 16)
+            c42 += load(c + 4 * ldc + 32)
+            c50 += load(c + 5 * ldc + 0)
+            c51 += load(c + 5 * ldc + 16)
+            c52 += load(c + 5 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+                c32 += full ? load(c + 3 * ldc + 32) : partial(c + 3 * ldc + 32, cols - 32)
+            }
+            if 4 < rows {
+                c40 += full ? load(c + 4 * ldc + 0) : partial(c + 4 * ldc + 0, cols - 0)
+                c41 += full ? load(c + 4 * ldc + 16) : partial(c + 4 * ldc + 16, cols - 16)
+                c42 += full ? load(c + 4 * ldc + 32) : partial(c + 4 * ldc + 32, cols - 32)
+            }
+            if 5 < rows {
+                c50 += full ? load(c + 5 * ldc + 0) : partial(c + 5 * ldc + 0, cols - 0)
+                c51 += full ? load(c + 5 * ldc + 16) : partial(c + 5 * ldc + 16, cols - 16)
+                c52 += full ? load(c + 5 * ldc + 32) : partial(c + 5 * ldc + 32, cols - 32)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c30 += bias0
+        c31 += bias1
+        c32 += bias2
+        c40 += bias0
+        c41 += bias1
+        c42 += bias2
+        c50 += bias0
+        c51 += bias1
+        c52 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c32 += load(rr + 3 * ldr + 32)
+                c40 += load(rr + 4 * ldr + 0)
+                c41 += load(rr + 4 * ldr + 16)
+                c42 += load(rr + 4 * ldr + 32)
+                c50 += load(rr + 5 * ldr + 0)
+                c51 += load(rr + 5 * ldr + 16)
+                c52 += load(rr + 5 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                    c32 += full ? load(rr + 3 * ldr + 32) : partial(rr + 3 * ldr + 32, cols - 32)
+                }
+                if 4 < rows {
+                    c40 += full ? load(rr + 4 * ldr + 0) : partial(rr + 4 * ldr + 0, cols - 0)
+                    c41 += full ? load(rr + 4 * ldr + 16) : partial(rr + 4 * ldr + 16, cols - 16)
+                    c42 += full ? load(rr + 4 * ldr + 32) : partial(rr + 4 * ldr + 32, cols - 32)
+                }
+                if 5 < rows {
+                    c50 += full ? load(rr + 5 * ldr + 0) : partial(rr + 5 * ldr + 0, cols - 0)
+                    c51 += full ? load(rr + 5 * ldr + 16) : partial(rr + 5 * ldr + 16, cols - 16)
+                    c52 += full ? load(rr + 5 * ldr + 32) : partial(rr + 5 * ldr + 32, cols - 32)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c32.replace(with: 0, where: c32 .< 0)
+            c40.replace(with: 0, where: c40 .< 0)
+            c41.replace(with: 0, where: c41 .< 0)
+            c42.replace(with: 0, where: c42 .< 0)
+            c50.replace(with: 0, where: c50 .< 0)
+            c51.replace(with: 0, where: c51 .< 0)
+            c52.replace(with: 0, where: c52 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+            c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
+            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+            c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c32.replace(with: c32 * lo, where: c32 .< 0)
+            c40.replace(with: c40 * lo, where: c40 .< 0)
+            c41.replace(with: c41 * lo, where: c41 .< 0)
+            c42.replace(with: c42 * lo, where: c42 .< 0)
+            c50.replace(with: c50 * lo, where: c50 .< 0)
+            c51.replace(with: c51 * lo, where: c51 .< 0)
+            c52.replace(with: c52 * lo, where: c52 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c32, c + 3 * ldc + 32)
+        store(c40, c + 4 * ldc + 0)
+        store(c41, c + 4 * ldc + 16)
+        store(c42, c + 4 * ldc + 32)
+        store(c50, c + 5 * ldc + 0)
+        store(c51, c + 5 * ldc + 16)
+        store(c52, c + 5 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
+            if full { store(c32, c + 3 * ldc + 32) } else { storePartial(c32, c + 3 * ldc + 32, cols - 32) }
         }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        if 4 < rows {
+            if full { store(c40, c + 4 * ldc + 0) } else { storePartial(c40, c + 4 * ldc + 0, cols - 0) }
+            if full { store(c41, c + 4 * ldc + 16) } else { storePartial(c41, c + 4 * ldc + 16, cols - 16) }
+            if full { store(c42, c + 4 * ldc + 32) } else { storePartial(c42, c + 4 * ldc + 32, cols - 32) }
         }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            c32 += bias2
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-                c32.replace(with: 0, where: c32 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-                c32.replace(with: c32 * lo, where: c32 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-            store(c32, row + 32)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-            storePartial(c32, row + 32, cols - 32)
-        }
-    }
-    if 4 < rows {
-        let row = c + 4 * ldc
-        if accumulate {
-            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c42 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c40 += bias0
-            c41 += bias1
-            c42 += bias2
-            if let residual {
-                let rr = residual + (row0 + 4) * ldr + col0
-                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c42 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c40.replace(with: 0, where: c40 .< 0)
-                c41.replace(with: 0, where: c41 .< 0)
-                c42.replace(with: 0, where: c42 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
-                c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c40.replace(with: c40 * lo, where: c40 .< 0)
-                c41.replace(with: c41 * lo, where: c41 .< 0)
-                c42.replace(with: c42 * lo, where: c42 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c40, row + 0)
-            store(c41, row + 16)
-            store(c42, row + 32)
-        } else {
-            storePartial(c40, row + 0, cols - 0)
-            storePartial(c41, row + 16, cols - 16)
-            storePartial(c42, row + 32, cols - 32)
-        }
-    }
-    if 5 < rows {
-        let row = c + 5 * ldc
-        if accumulate {
-            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c52 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c50 += bias0
-            c51 += bias1
-            c52 += bias2
-            if let residual {
-                let rr = residual + (row0 + 5) * ldr + col0
-                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c52 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c50.replace(with: 0, where: c50 .< 0)
-                c51.replace(with: 0, where: c51 .< 0)
-                c52.replace(with: 0, where: c52 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
-                c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c50.replace(with: c50 * lo, where: c50 .< 0)
-                c51.replace(with: c51 * lo, where: c51 .< 0)
-                c52.replace(with: c52 * lo, where: c52 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c50, row + 0)
-            store(c51, row + 16)
-            store(c52, row + 32)
-        } else {
-            storePartial(c50, row + 0, cols - 0)
-            storePartial(c51, row + 16, cols - 16)
-            storePartial(c52, row + 32, cols - 32)
+        if 5 < rows {
+            if full { store(c50, c + 5 * ldc + 0) } else { storePartial(c50, c + 5 * ldc + 0, cols - 0) }
+            if full { store(c51, c + 5 * ldc + 16) } else { storePartial(c51, c + 5 * ldc + 16, cols - 16) }
+            if full { store(c52, c + 5 * ldc + 32) } else { storePartial(c52, c + 5 * ldc + 32, cols - 32) }
         }
     }
 }
@@ -1772,48 +1597,58 @@ private func kernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
     }
 }
 
@@ -1857,90 +1692,93 @@ private func kernel2x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 2
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-            default: break
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                }
             }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
         }
     }
 }
@@ -1991,133 +1829,129 @@ private func kernel3x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 3
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
         }
     }
 }
@@ -2174,176 +2008,165 @@ private func kernel4x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 4
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c32 += load(c + 3 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+                c32 += full ? load(c + 3 * ldc + 32) : partial(c + 3 * ldc + 32, cols - 32)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c30 += bias0
+        c31 += bias1
+        c32 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c32 += load(rr + 3 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                    c32 += full ? load(rr + 3 * ldr + 32) : partial(rr + 3 * ldr + 32, cols - 32)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c32.replace(with: 0, where: c32 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c32.replace(with: c32 * lo, where: c32 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c32, c + 3 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
-        }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            c32 += bias2
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-                c32.replace(with: 0, where: c32 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-                c32.replace(with: c32 * lo, where: c32 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-            store(c32, row + 32)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-            storePartial(c32, row + 32, cols - 32)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
+            if full { store(c32, c + 3 * ldc + 32) } else { storePartial(c32, c + 3 * ldc + 32, cols - 32) }
         }
     }
 }
@@ -2420,310 +2243,297 @@ private func kernel6x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 6
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c13 += load(c + 1 * ldc + 48)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c23 += load(c + 2 * ldc + 48)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c32 += load(c + 3 * ldc + 32)
+            c33 += load(c + 3 * ldc + 48)
+            c40 += load(c + 4 * ldc + 0)
+            c41 += load(c + 4 * ldc + 16)
+            c42 += load(c + 4 * ldc + 32)
+            c43 += load(c + 4 * ldc + 48)
+            c50 += load(c + 5 * ldc + 0)
+            c51 += load(c + 5 * ldc + 16)
+            c52 += load(c + 5 * ldc + 32)
+            c53 += load(c + 5 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+                c13 += full ? load(c + 1 * ldc + 48) : partial(c + 1 * ldc + 48, cols - 48)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+                c23 += full ? load(c + 2 * ldc + 48) : partial(c + 2 * ldc + 48, cols - 48)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+                c32 += full ? load(c + 3 * ldc + 32) : partial(c + 3 * ldc + 32, cols - 32)
+                c33 += full ? load(c + 3 * ldc + 48) : partial(c + 3 * ldc + 48, cols - 48)
+            }
+            if 4 < rows {
+                c40 += full ? load(c + 4 * ldc + 0) : partial(c + 4 * ldc + 0, cols - 0)
+                c41 += full ? load(c + 4 * ldc + 16) : partial(c + 4 * ldc + 16, cols - 16)
+                c42 += full ? load(c + 4 * ldc + 32) : partial(c + 4 * ldc + 32, cols - 32)
+                c43 += full ? load(c + 4 * ldc + 48) : partial(c + 4 * ldc + 48, cols - 48)
+            }
+            if 5 < rows {
+                c50 += full ? load(c + 5 * ldc + 0) : partial(c + 5 * ldc + 0, cols - 0)
+                c51 += full ? load(c + 5 * ldc + 16) : partial(c + 5 * ldc + 16, cols - 16)
+                c52 += full ? load(c + 5 * ldc + 32) : partial(c + 5 * ldc + 32, cols - 32)
+                c53 += full ? load(c + 5 * ldc + 48) : partial(c + 5 * ldc + 48, cols - 48)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            c13 += bias3
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c13 += bias3
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c23 += bias3
+        c30 += bias0
+        c31 += bias1
+        c32 += bias2
+        c33 += bias3
+        c40 += bias0
+        c41 += bias1
+        c42 += bias2
+        c43 += bias3
+        c50 += bias0
+        c51 += bias1
+        c52 += bias2
+        c53 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c13 += load(rr + 1 * ldr + 48)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c23 += load(rr + 2 * ldr + 48)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c32 += load(rr + 3 * ldr + 32)
+                c33 += load(rr + 3 * ldr + 48)
+                c40 += load(rr + 4 * ldr + 0)
+                c41 += load(rr + 4 * ldr + 16)
+                c42 += load(rr + 4 * ldr + 32)
+                c43 += load(rr + 4 * ldr + 48)
+                c50 += load(rr + 5 * ldr + 0)
+                c51 += load(rr + 5 * ldr + 16)
+                c52 += load(rr + 5 * ldr + 32)
+                c53 += load(rr + 5 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                    c13 += full ? load(rr + 1 * ldr + 48) : partial(rr + 1 * ldr + 48, cols - 48)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                    c23 += full ? load(rr + 2 * ldr + 48) : partial(rr + 2 * ldr + 48, cols - 48)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                    c32 += full ? load(rr + 3 * ldr + 32) : partial(rr + 3 * ldr + 32, cols - 32)
+                    c33 += full ? load(rr + 3 * ldr + 48) : partial(rr + 3 * ldr + 48, cols - 48)
+                }
+                if 4 < rows {
+                    c40 += full ? load(rr + 4 * ldr + 0) : partial(rr + 4 * ldr + 0, cols - 0)
+                    c41 += full ? load(rr + 4 * ldr + 16) : partial(rr + 4 * ldr + 16, cols - 16)
+                    c42 += full ? load(rr + 4 * ldr + 32) : partial(rr + 4 * ldr + 32, cols - 32)
+                    c43 += full ? load(rr + 4 * ldr + 48) : partial(rr + 4 * ldr + 48, cols - 48)
+                }
+                if 5 < rows {
+                    c50 += full ? load(rr + 5 * ldr + 0) : partial(rr + 5 * ldr + 0, cols - 0)
+                    c51 += full ? load(rr + 5 * ldr + 16) : partial(rr + 5 * ldr + 16, cols - 16)
+                    c52 += full ? load(rr + 5 * ldr + 32) : partial(rr + 5 * ldr + 32, cols - 32)
+                    c53 += full ? load(rr + 5 * ldr + 48) : partial(rr + 5 * ldr + 48, cols - 48)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-                c13.replace(with: 0, where: c13 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-                c13.replace(with: c13 * lo, where: c13 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-            store(c13, row + 48)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
-            storePartial(c13, row + 48, cols - 48)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c13.replace(with: 0, where: c13 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c23.replace(with: 0, where: c23 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c32.replace(with: 0, where: c32 .< 0)
+            c33.replace(with: 0, where: c33 .< 0)
+            c40.replace(with: 0, where: c40 .< 0)
+            c41.replace(with: 0, where: c41 .< 0)
+            c42.replace(with: 0, where: c42 .< 0)
+            c43.replace(with: 0, where: c43 .< 0)
+            c50.replace(with: 0, where: c50 .< 0)
+            c51.replace(with: 0, where: c51 .< 0)
+            c52.replace(with: 0, where: c52 .< 0)
+            c53.replace(with: 0, where: c53 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+            c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
+            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+            c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
+            c43.replace(with: lo, where: c43 .< lo); c43.replace(with: hi, where: c43 .> hi)
+            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+            c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
+            c53.replace(with: lo, where: c53 .< lo); c53.replace(with: hi, where: c53 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c13.replace(with: c13 * lo, where: c13 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c23.replace(with: c23 * lo, where: c23 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c32.replace(with: c32 * lo, where: c32 .< 0)
+            c33.replace(with: c33 * lo, where: c33 .< 0)
+            c40.replace(with: c40 * lo, where: c40 .< 0)
+            c41.replace(with: c41 * lo, where: c41 .< 0)
+            c42.replace(with: c42 * lo, where: c42 .< 0)
+            c43.replace(with: c43 * lo, where: c43 .< 0)
+            c50.replace(with: c50 * lo, where: c50 .< 0)
+            c51.replace(with: c51 * lo, where: c51 .< 0)
+            c52.replace(with: c52 * lo, where: c52 .< 0)
+            c53.replace(with: c53 * lo, where: c53 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c13, c + 1 * ldc + 48)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c23, c + 2 * ldc + 48)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c32, c + 3 * ldc + 32)
+        store(c33, c + 3 * ldc + 48)
+        store(c40, c + 4 * ldc + 0)
+        store(c41, c + 4 * ldc + 16)
+        store(c42, c + 4 * ldc + 32)
+        store(c43, c + 4 * ldc + 48)
+        store(c50, c + 5 * ldc + 0)
+        store(c51, c + 5 * ldc + 16)
+        store(c52, c + 5 * ldc + 32)
+        store(c53, c + 5 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
+            if full { store(c13, c + 1 * ldc + 48) } else { storePartial(c13, c + 1 * ldc + 48, cols - 48) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            c23 += bias3
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-                c23.replace(with: 0, where: c23 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-                c23.replace(with: c23 * lo, where: c23 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
+            if full { store(c23, c + 2 * ldc + 48) } else { storePartial(c23, c + 2 * ldc + 48, cols - 48) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-            store(c23, row + 48)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
-            storePartial(c23, row + 48, cols - 48)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
+            if full { store(c32, c + 3 * ldc + 32) } else { storePartial(c32, c + 3 * ldc + 32, cols - 32) }
+            if full { store(c33, c + 3 * ldc + 48) } else { storePartial(c33, c + 3 * ldc + 48, cols - 48) }
         }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c33 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        if 4 < rows {
+            if full { store(c40, c + 4 * ldc + 0) } else { storePartial(c40, c + 4 * ldc + 0, cols - 0) }
+            if full { store(c41, c + 4 * ldc + 16) } else { storePartial(c41, c + 4 * ldc + 16, cols - 16) }
+            if full { store(c42, c + 4 * ldc + 32) } else { storePartial(c42, c + 4 * ldc + 32, cols - 32) }
+            if full { store(c43, c + 4 * ldc + 48) } else { storePartial(c43, c + 4 * ldc + 48, cols - 48) }
         }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            c32 += bias2
-            c33 += bias3
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c33 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-                c32.replace(with: 0, where: c32 .< 0)
-                c33.replace(with: 0, where: c33 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
-                c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-                c32.replace(with: c32 * lo, where: c32 .< 0)
-                c33.replace(with: c33 * lo, where: c33 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-            store(c32, row + 32)
-            store(c33, row + 48)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-            storePartial(c32, row + 32, cols - 32)
-            storePartial(c33, row + 48, cols - 48)
-        }
-    }
-    if 4 < rows {
-        let row = c + 4 * ldc
-        if accumulate {
-            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c42 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c43 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c40 += bias0
-            c41 += bias1
-            c42 += bias2
-            c43 += bias3
-            if let residual {
-                let rr = residual + (row0 + 4) * ldr + col0
-                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c42 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c43 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c40.replace(with: 0, where: c40 .< 0)
-                c41.replace(with: 0, where: c41 .< 0)
-                c42.replace(with: 0, where: c42 .< 0)
-                c43.replace(with: 0, where: c43 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
-                c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
-                c43.replace(with: lo, where: c43 .< lo); c43.replace(with: hi, where: c43 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c40.replace(with: c40 * lo, where: c40 .< 0)
-                c41.replace(with: c41 * lo, where: c41 .< 0)
-                c42.replace(with: c42 * lo, where: c42 .< 0)
-                c43.replace(with: c43 * lo, where: c43 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c40, row + 0)
-            store(c41, row + 16)
-            store(c42, row + 32)
-            store(c43, row + 48)
-        } else {
-            storePartial(c40, row + 0, cols - 0)
-            storePartial(c41, row + 16, cols - 16)
-            storePartial(c42, row + 32, cols - 32)
-            storePartial(c43, row + 48, cols - 48)
-        }
-    }
-    if 5 < rows {
-        let row = c + 5 * ldc
-        if accumulate {
-            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c52 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c53 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c50 += bias0
-            c51 += bias1
-            c52 += bias2
-            c53 += bias3
-            if let residual {
-                let rr = residual + (row0 + 5) * ldr + col0
-                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c52 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c53 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c50.replace(with: 0, where: c50 .< 0)
-                c51.replace(with: 0, where: c51 .< 0)
-                c52.replace(with: 0, where: c52 .< 0)
-                c53.replace(with: 0, where: c53 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
-                c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
-                c53.replace(with: lo, where: c53 .< lo); c53.replace(with: hi, where: c53 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c50.replace(with: c50 * lo, where: c50 .< 0)
-                c51.replace(with: c51 * lo, where: c51 .< 0)
-                c52.replace(with: c52 * lo, where: c52 .< 0)
-                c53.replace(with: c53 * lo, where: c53 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c50, row + 0)
-            store(c51, row + 16)
-            store(c52, row + 32)
-            store(c53, row + 48)
-        } else {
-            storePartial(c50, row + 0, cols - 0)
-            storePartial(c51, row + 16, cols - 16)
-            storePartial(c52, row + 32, cols - 32)
-            storePartial(c53, row + 48, cols - 48)
+        if 5 < rows {
+            if full { store(c50, c + 5 * ldc + 0) } else { storePartial(c50, c + 5 * ldc + 0, cols - 0) }
+            if full { store(c51, c + 5 * ldc + 16) } else { storePartial(c51, c + 5 * ldc + 16, cols - 16) }
+            if full { store(c52, c + 5 * ldc + 32) } else { storePartial(c52, c + 5 * ldc + 32, cols - 32) }
+            if full { store(c53, c + 5 * ldc + 48) } else { storePartial(c53, c + 5 * ldc + 48, cols - 48) }
         }
     }
 }
@@ -2765,56 +2575,68 @@ private func kernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
     }
 }
 
@@ -2862,106 +2684,113 @@ private func kernel2x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 2
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c13 += load(c + 1 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+                c13 += full ? load(c + 1 * ldc + 48) : partial(c + 1 * ldc + 48, cols - 48)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            c13 += bias3
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-                c13.replace(with: 0, where: c13 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-                c13.replace(with: c13 * lo, where: c13 .< 0)
-            default: break
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c13 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c13 += load(rr + 1 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                    c13 += full ? load(rr + 1 * ldr + 48) : partial(rr + 1 * ldr + 48, cols - 48)
+                }
             }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-            store(c13, row + 48)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
-            storePartial(c13, row + 48, cols - 48)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c13.replace(with: 0, where: c13 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c13.replace(with: c13 * lo, where: c13 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c13, c + 1 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
+            if full { store(c13, c + 1 * ldc + 48) } else { storePartial(c13, c + 1 * ldc + 48, cols - 48) }
         }
     }
 }
@@ -3017,157 +2846,159 @@ private func kernel3x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 3
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c13 += load(c + 1 * ldc + 48)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c23 += load(c + 2 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+                c13 += full ? load(c + 1 * ldc + 48) : partial(c + 1 * ldc + 48, cols - 48)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+                c23 += full ? load(c + 2 * ldc + 48) : partial(c + 2 * ldc + 48, cols - 48)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            c13 += bias3
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c13 += bias3
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c23 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c13 += load(rr + 1 * ldr + 48)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c23 += load(rr + 2 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                    c13 += full ? load(rr + 1 * ldr + 48) : partial(rr + 1 * ldr + 48, cols - 48)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                    c23 += full ? load(rr + 2 * ldr + 48) : partial(rr + 2 * ldr + 48, cols - 48)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-                c13.replace(with: 0, where: c13 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-                c13.replace(with: c13 * lo, where: c13 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-            store(c13, row + 48)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
-            storePartial(c13, row + 48, cols - 48)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c13.replace(with: 0, where: c13 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c23.replace(with: 0, where: c23 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c13.replace(with: c13 * lo, where: c13 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c23.replace(with: c23 * lo, where: c23 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c13, c + 1 * ldc + 48)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c23, c + 2 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
+            if full { store(c13, c + 1 * ldc + 48) } else { storePartial(c13, c + 1 * ldc + 48, cols - 48) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            c23 += bias3
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-                c23.replace(with: 0, where: c23 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-                c23.replace(with: c23 * lo, where: c23 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-            store(c23, row + 48)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
-            storePartial(c23, row + 48, cols - 48)
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
+            if full { store(c23, c + 2 * ldc + 48) } else { storePartial(c23, c + 2 * ldc + 48, cols - 48) }
         }
     }
 }
@@ -3230,208 +3061,205 @@ private func kernel4x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 4
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c13 += load(c + 1 * ldc + 48)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c23 += load(c + 2 * ldc + 48)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c32 += load(c + 3 * ldc + 32)
+            c33 += load(c + 3 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+                c13 += full ? load(c + 1 * ldc + 48) : partial(c + 1 * ldc + 48, cols - 48)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+                c23 += full ? load(c + 2 * ldc + 48) : partial(c + 2 * ldc + 48, cols - 48)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+                c32 += full ? load(c + 3 * ldc + 32) : partial(c + 3 * ldc + 32, cols - 32)
+                c33 += full ? load(c + 3 * ldc + 48) : partial(c + 3 * ldc + 48, cols - 48)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            c13 += bias3
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c13 += bias3
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c23 += bias3
+        c30 += bias0
+        c31 += bias1
+        c32 += bias2
+        c33 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c13 += load(rr + 1 * ldr + 48)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c23 += load(rr + 2 * ldr + 48)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c32 += load(rr + 3 * ldr + 32)
+                c33 += load(rr + 3 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                    c13 += full ? load(rr + 1 * ldr + 48) : partial(rr + 1 * ldr + 48, cols - 48)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                    c23 += full ? load(rr + 2 * ldr + 48) : partial(rr + 2 * ldr + 48, cols - 48)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                    c32 += full ? load(rr + 3 * ldr + 32) : partial(rr + 3 * ldr + 32, cols - 32)
+                    c33 += full ? load(rr + 3 * ldr + 48) : partial(rr + 3 * ldr + 48, cols - 48)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-                c13.replace(with: 0, where: c13 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-                c13.replace(with: c13 * lo, where: c13 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-            store(c13, row + 48)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
-            storePartial(c13, row + 48, cols - 48)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c13.replace(with: 0, where: c13 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c23.replace(with: 0, where: c23 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c32.replace(with: 0, where: c32 .< 0)
+            c33.replace(with: 0, where: c33 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+            c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c13.replace(with: c13 * lo, where: c13 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c23.replace(with: c23 * lo, where: c23 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c32.replace(with: c32 * lo, where: c32 .< 0)
+            c33.replace(with: c33 * lo, where: c33 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c13, c + 1 * ldc + 48)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c23, c + 2 * ldc + 48)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c32, c + 3 * ldc + 32)
+        store(c33, c + 3 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
+            if full { store(c13, c + 1 * ldc + 48) } else { storePartial(c13, c + 1 * ldc + 48, cols - 48) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            c23 += bias3
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-                c23.replace(with: 0, where: c23 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-                c23.replace(with: c23 * lo, where: c23 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
+            if full { store(c23, c + 2 * ldc + 48) } else { storePartial(c23, c + 2 * ldc + 48, cols - 48) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-            store(c23, row + 48)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
-            storePartial(c23, row + 48, cols - 48)
-        }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c33 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            c32 += bias2
-            c33 += bias3
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c33 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-                c32.replace(with: 0, where: c32 .< 0)
-                c33.replace(with: 0, where: c33 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
-                c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-                c32.replace(with: c32 * lo, where: c32 .< 0)
-                c33.replace(with: c33 * lo, where: c33 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-            store(c32, row + 32)
-            store(c33, row + 48)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-            storePartial(c32, row + 32, cols - 32)
-            storePartial(c33, row + 48, cols - 48)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
+            if full { store(c32, c + 3 * ldc + 32) } else { storePartial(c32, c + 3 * ldc + 32, cols - 32) }
+            if full { store(c33, c + 3 * ldc + 48) } else { storePartial(c33, c + 3 * ldc + 48, cols - 48) }
         }
     }
 }
@@ -3492,166 +3320,117 @@ private func convKernel6x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 6
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c10 += load(c + 1 * ldc + 0)
+            c20 += load(c + 2 * ldc + 0)
+            c30 += load(c + 3 * ldc + 0)
+            c40 += load(c + 4 * ldc + 0)
+            c50 += load(c + 5 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+            }
+            if 4 < rows {
+                c40 += full ? load(c + 4 * ldc + 0) : partial(c + 4 * ldc + 0, cols - 0)
+            }
+            if 5 < rows {
+                c50 += full ? load(c + 5 * ldc + 0) : partial(c + 5 * ldc + 0, cols - 0)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c10 += bias0
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+    if ep != nil {
+        c00 += bias0
+        c10 += bias0
+        c20 += bias0
+        c30 += bias0
+        c40 += bias0
+        c50 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c10 += load(rr + 1 * ldr + 0)
+                c20 += load(rr + 2 * ldr + 0)
+                c30 += load(rr + 3 * ldr + 0)
+                c40 += load(rr + 4 * ldr + 0)
+                c50 += load(rr + 5 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                }
+                if 4 < rows {
+                    c40 += full ? load(rr + 4 * ldr + 0) : partial(rr + 4 * ldr + 0, cols - 0)
+                }
+                if 5 < rows {
+                    c50 += full ? load(rr + 5 * ldr + 0) : partial(rr + 5 * ldr + 0, cols - 0)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c40.replace(with: 0, where: c40 .< 0)
+            c50.replace(with: 0, where: c50 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c40.replace(with: c40 * lo, where: c40 .< 0)
+            c50.replace(with: c50 * lo, where: c50 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c10, c + 1 * ldc + 0)
+        store(c20, c + 2 * ldc + 0)
+        store(c30, c + 3 * ldc + 0)
+        store(c40, c + 4 * ldc + 0)
+        store(c50, c + 5 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
         }
-        if ep != nil {
-            c20 += bias0
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
         }
-        if full {
-            store(c20, row + 0)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
         }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
+        if 4 < rows {
+            if full { store(c40, c + 4 * ldc + 0) } else { storePartial(c40, c + 4 * ldc + 0, cols - 0) }
         }
-        if ep != nil {
-            c30 += bias0
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-        }
-    }
-    if 4 < rows {
-        let row = c + 4 * ldc
-        if accumulate {
-            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c40 += bias0
-            if let residual {
-                let rr = residual + (row0 + 4) * ldr + col0
-                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c40.replace(with: 0, where: c40 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c40.replace(with: c40 * lo, where: c40 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c40, row + 0)
-        } else {
-            storePartial(c40, row + 0, cols - 0)
-        }
-    }
-    if 5 < rows {
-        let row = c + 5 * ldc
-        if accumulate {
-            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c50 += bias0
-            if let residual {
-                let rr = residual + (row0 + 5) * ldr + col0
-                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c50.replace(with: 0, where: c50 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c50.replace(with: c50 * lo, where: c50 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c50, row + 0)
-        } else {
-            storePartial(c50, row + 0, cols - 0)
+        if 5 < rows {
+            if full { store(c50, c + 5 * ldc + 0) } else { storePartial(c50, c + 5 * ldc + 0, cols - 0) }
         }
     }
 }
@@ -3687,32 +3466,38 @@ private func convKernel1x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
     }
 }
 
@@ -3752,58 +3537,53 @@ private func convKernel2x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 2
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c10 += load(c + 1 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c10 += bias0
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-            default: break
+    if ep != nil {
+        c00 += bias0
+        c10 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c10 += load(rr + 1 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                }
             }
         }
-        if full {
-            store(c10, row + 0)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c10, c + 1 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
         }
     }
 }
@@ -3849,85 +3629,69 @@ private func convKernel3x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 3
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c10 += load(c + 1 * ldc + 0)
+            c20 += load(c + 2 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c10 += bias0
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+    if ep != nil {
+        c00 += bias0
+        c10 += bias0
+        c20 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c10 += load(rr + 1 * ldr + 0)
+                c20 += load(rr + 2 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c10, c + 1 * ldc + 0)
+        store(c20, c + 2 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
         }
-        if ep != nil {
-            c20 += bias0
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c20, row + 0)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
         }
     }
 }
@@ -3978,112 +3742,85 @@ private func convKernel4x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 4
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c10 += load(c + 1 * ldc + 0)
+            c20 += load(c + 2 * ldc + 0)
+            c30 += load(c + 3 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c10 += bias0
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
+    if ep != nil {
+        c00 += bias0
+        c10 += bias0
+        c20 += bias0
+        c30 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c10 += load(rr + 1 * ldr + 0)
+                c20 += load(rr + 2 * ldr + 0)
+                c30 += load(rr + 3 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c10, c + 1 * ldc + 0)
+        store(c20, c + 2 * ldc + 0)
+        store(c30, c + 3 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
         }
-        if ep != nil {
-            c20 += bias0
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
         }
-        if full {
-            store(c20, row + 0)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-        }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c30 += bias0
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
         }
     }
 }
@@ -4152,214 +3889,177 @@ private func convKernel6x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 6
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c40 += load(c + 4 * ldc + 0)
+            c41 += load(c + 4 * ldc + 16)
+            c50 += load(c + 5 * ldc + 0)
+            c51 += load(c + 5 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+            }
+            if 4 < rows {
+                c40 += full ? load(c + 4 * ldc + 0) : partial(c + 4 * ldc + 0, cols - 0)
+                c41 += full ? load(c + 4 * ldc + 16) : partial(c + 4 * ldc + 16, cols - 16)
+            }
+            if 5 < rows {
+                c50 += full ? load(c + 5 * ldc + 0) : partial(c + 5 * ldc + 0, cols - 0)
+                c51 += full ? load(c + 5 * ldc + 16) : partial(c + 5 * ldc + 16, cols - 16)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c10 += bias0
+        c11 += bias1
+        c20 += bias0
+        c21 += bias1
+        c30 += bias0
+        c31 += bias1
+        c40 += bias0
+        c41 += bias1
+        c50 += bias0
+        c51 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c40 += load(rr + 4 * ldr + 0)
+                c41 += load(rr + 4 * ldr + 16)
+                c50 += load(rr + 5 * ldr + 0)
+                c51 += load(rr + 5 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                }
+                if 4 < rows {
+                    c40 += full ? load(rr + 4 * ldr + 0) : partial(rr + 4 * ldr + 0, cols - 0)
+                    c41 += full ? load(rr + 4 * ldr + 16) : partial(rr + 4 * ldr + 16, cols - 16)
+                }
+                if 5 < rows {
+                    c50 += full ? load(rr + 5 * ldr + 0) : partial(rr + 5 * ldr + 0, cols - 0)
+                    c51 += full ? load(rr + 5 * ldr + 16) : partial(rr + 5 * ldr + 16, cols - 16)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c40.replace(with: 0, where: c40 .< 0)
+            c41.replace(with: 0, where: c41 .< 0)
+            c50.replace(with: 0, where: c50 .< 0)
+            c51.replace(with: 0, where: c51 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c40.replace(with: c40 * lo, where: c40 .< 0)
+            c41.replace(with: c41 * lo, where: c41 .< 0)
+            c50.replace(with: c50 * lo, where: c50 .< 0)
+            c51.replace(with: c51 * lo, where: c51 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c40, c + 4 * ldc + 0)
+        store(c41, c + 4 * ldc + 16)
+        store(c50, c + 5 * ldc + 0)
+        store(c51, c + 5 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
         }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
+        if 4 < rows {
+            if full { store(c40, c + 4 * ldc + 0) } else { storePartial(c40, c + 4 * ldc + 0, cols - 0) }
+            if full { store(c41, c + 4 * ldc + 16) } else { storePartial(c41, c + 4 * ldc + 16, cols - 16) }
         }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-        }
-    }
-    if 4 < rows {
-        let row = c + 4 * ldc
-        if accumulate {
-            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c40 += bias0
-            c41 += bias1
-            if let residual {
-                let rr = residual + (row0 + 4) * ldr + col0
-                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c40.replace(with: 0, where: c40 .< 0)
-                c41.replace(with: 0, where: c41 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c40.replace(with: c40 * lo, where: c40 .< 0)
-                c41.replace(with: c41 * lo, where: c41 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c40, row + 0)
-            store(c41, row + 16)
-        } else {
-            storePartial(c40, row + 0, cols - 0)
-            storePartial(c41, row + 16, cols - 16)
-        }
-    }
-    if 5 < rows {
-        let row = c + 5 * ldc
-        if accumulate {
-            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c50 += bias0
-            c51 += bias1
-            if let residual {
-                let rr = residual + (row0 + 5) * ldr + col0
-                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c50.replace(with: 0, where: c50 .< 0)
-                c51.replace(with: 0, where: c51 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c50.replace(with: c50 * lo, where: c50 .< 0)
-                c51.replace(with: c51 * lo, where: c51 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c50, row + 0)
-            store(c51, row + 16)
-        } else {
-            storePartial(c50, row + 0, cols - 0)
-            storePartial(c51, row + 16, cols - 16)
+        if 5 < rows {
+            if full { store(c50, c + 5 * ldc + 0) } else { storePartial(c50, c + 5 * ldc + 0, cols - 0) }
+            if full { store(c51, c + 5 * ldc + 16) } else { storePartial(c51, c + 5 * ldc + 16, cols - 16) }
         }
     }
 }
@@ -4398,40 +4098,48 @@ private func convKernel1x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
     }
 }
 
@@ -4475,74 +4183,73 @@ private func convKernel2x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 2
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-            default: break
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c10 += bias0
+        c11 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                }
             }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
         }
     }
 }
@@ -4593,109 +4300,99 @@ private func convKernel3x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 3
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c10 += bias0
+        c11 += bias1
+        c20 += bias0
+        c21 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
         }
     }
 }
@@ -4752,144 +4449,125 @@ private func convKernel4x32(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 4
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c10 += bias0
+        c11 += bias1
+        c20 += bias0
+        c21 += bias1
+        c30 += bias0
+        c31 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-        }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
         }
     }
 }
@@ -4966,262 +4644,237 @@ private func convKernel6x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 6
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c32 += load(c + 3 * ldc + 32)
+            c40 += load(c + 4 * ldc + 0)
+            c41 += load(c + 4 * ldc + 16)
+            c42 += load(c + 4 * ldc + 32)
+            c50 += load(c + 5 * ldc + 0)
+            c51 += load(c + 5 * ldc + 16)
+            c52 += load(c + 5 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+                c32 += full ? load(c + 3 * ldc + 32) : partial(c + 3 * ldc + 32, cols - 32)
+            }
+            if 4 < rows {
+                c40 += full ? load(c + 4 * ldc + 0) : partial(c + 4 * ldc + 0, cols - 0)
+                c41 += full ? load(c + 4 * ldc + 16) : partial(c + 4 * ldc + 16, cols - 16)
+                c42 += full ? load(c + 4 * ldc + 32) : partial(c + 4 * ldc + 32, cols - 32)
+            }
+            if 5 < rows {
+                c50 += full ? load(c + 5 * ldc + 0) : partial(c + 5 * ldc + 0, cols - 0)
+                c51 += full ? load(c + 5 * ldc + 16) : partial(c + 5 * ldc + 16, cols - 16)
+                c52 += full ? load(c + 5 * ldc + 32) : partial(c + 5 * ldc + 32, cols - 32)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c30 += bias0
+        c31 += bias1
+        c32 += bias2
+        c40 += bias0
+        c41 += bias1
+        c42 += bias2
+        c50 += bias0
+        c51 += bias1
+        c52 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c32 += load(rr + 3 * ldr + 32)
+                c40 += load(rr + 4 * ldr + 0)
+                c41 += load(rr + 4 * ldr + 16)
+                c42 += load(rr + 4 * ldr + 32)
+                c50 += load(rr + 5 * ldr + 0)
+                c51 += load(rr + 5 * ldr + 16)
+                c52 += load(rr + 5 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                    c32 += full ? load(rr + 3 * ldr + 32) : partial(rr + 3 * ldr + 32, cols - 32)
+                }
+                if 4 < rows {
+                    c40 += full ? load(rr + 4 * ldr + 0) : partial(rr + 4 * ldr + 0, cols - 0)
+                    c41 += full ? load(rr + 4 * ldr + 16) : partial(rr + 4 * ldr + 16, cols - 16)
+                    c42 += full ? load(rr + 4 * ldr + 32) : partial(rr + 4 * ldr + 32, cols - 32)
+                }
+                if 5 < rows {
+                    c50 += full ? load(rr + 5 * ldr + 0) : partial(rr + 5 * ldr + 0, cols - 0)
+                    c51 += full ? load(rr + 5 * ldr + 16) : partial(rr + 5 * ldr + 16, cols - 16)
+                    c52 += full ? load(rr + 5 * ldr + 32) : partial(rr + 5 * ldr + 32, cols - 32)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c32.replace(with: 0, where: c32 .< 0)
+            c40.replace(with: 0, where: c40 .< 0)
+            c41.replace(with: 0, where: c41 .< 0)
+            c42.replace(with: 0, where: c42 .< 0)
+            c50.replace(with: 0, where: c50 .< 0)
+            c51.replace(with: 0, where: c51 .< 0)
+            c52.replace(with: 0, where: c52 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+            c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
+            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+            c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c32.replace(with: c32 * lo, where: c32 .< 0)
+            c40.replace(with: c40 * lo, where: c40 .< 0)
+            c41.replace(with: c41 * lo, where: c41 .< 0)
+            c42.replace(with: c42 * lo, where: c42 .< 0)
+            c50.replace(with: c50 * lo, where: c50 .< 0)
+            c51.replace(with: c51 * lo, where: c51 .< 0)
+            c52.replace(with: c52 * lo, where: c52 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c32, c + 3 * ldc + 32)
+        store(c40, c + 4 * ldc + 0)
+        store(c41, c + 4 * ldc + 16)
+        store(c42, c + 4 * ldc + 32)
+        store(c50, c + 5 * ldc + 0)
+        store(c51, c + 5 * ldc + 16)
+        store(c52, c + 5 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
+            if full { store(c32, c + 3 * ldc + 32) } else { storePartial(c32, c + 3 * ldc + 32, cols - 32) }
         }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
+        if 4 < rows {
+            if full { store(c40, c + 4 * ldc + 0) } else { storePartial(c40, c + 4 * ldc + 0, cols - 0) }
+            if full { store(c41, c + 4 * ldc + 16) } else { storePartial(c41, c + 4 * ldc + 16, cols - 16) }
+            if full { store(c42, c + 4 * ldc + 32) } else { storePartial(c42, c + 4 * ldc + 32, cols - 32) }
         }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            c32 += bias2
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-                c32.replace(with: 0, where: c32 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-                c32.replace(with: c32 * lo, where: c32 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-            store(c32, row + 32)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-            storePartial(c32, row + 32, cols - 32)
-        }
-    }
-    if 4 < rows {
-        let row = c + 4 * ldc
-        if accumulate {
-            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c42 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c40 += bias0
-            c41 += bias1
-            c42 += bias2
-            if let residual {
-                let rr = residual + (row0 + 4) * ldr + col0
-                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c42 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c40.replace(with: 0, where: c40 .< 0)
-                c41.replace(with: 0, where: c41 .< 0)
-                c42.replace(with: 0, where: c42 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
-                c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c40.replace(with: c40 * lo, where: c40 .< 0)
-                c41.replace(with: c41 * lo, where: c41 .< 0)
-                c42.replace(with: c42 * lo, where: c42 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c40, row + 0)
-            store(c41, row + 16)
-            store(c42, row + 32)
-        } else {
-            storePartial(c40, row + 0, cols - 0)
-            storePartial(c41, row + 16, cols - 16)
-            storePartial(c42, row + 32, cols - 32)
-        }
-    }
-    if 5 < rows {
-        let row = c + 5 * ldc
-        if accumulate {
-            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c52 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c50 += bias0
-            c51 += bias1
-            c52 += bias2
-            if let residual {
-                let rr = residual + (row0 + 5) * ldr + col0
-                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c52 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c50.replace(with: 0, where: c50 .< 0)
-                c51.replace(with: 0, where: c51 .< 0)
-                c52.replace(with: 0, where: c52 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
-                c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c50.replace(with: c50 * lo, where: c50 .< 0)
-                c51.replace(with: c51 * lo, where: c51 .< 0)
-                c52.replace(with: c52 * lo, where: c52 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c50, row + 0)
-            store(c51, row + 16)
-            store(c52, row + 32)
-        } else {
-            storePartial(c50, row + 0, cols - 0)
-            storePartial(c51, row + 16, cols - 16)
-            storePartial(c52, row + 32, cols - 32)
+        if 5 < rows {
+            if full { store(c50, c + 5 * ldc + 0) } else { storePartial(c50, c + 5 * ldc + 0, cols - 0) }
+            if full { store(c51, c + 5 * ldc + 16) } else { storePartial(c51, c + 5 * ldc + 16, cols - 16) }
+            if full { store(c52, c + 5 * ldc + 32) } else { storePartial(c52, c + 5 * ldc + 32, cols - 32) }
         }
     }
 }
@@ -5263,48 +4916,58 @@ private func convKernel1x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
     }
 }
 
@@ -5352,90 +5015,93 @@ private func convKernel2x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 2
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-            default: break
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                }
             }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
         }
     }
 }
@@ -5491,133 +5157,129 @@ private func convKernel3x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 3
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
         }
     }
 }
@@ -5680,176 +5342,165 @@ private func convKernel4x48(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 4
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c32 += load(c + 3 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+                c32 += full ? load(c + 3 * ldc + 32) : partial(c + 3 * ldc + 32, cols - 32)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c30 += bias0
+        c31 += bias1
+        c32 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c32 += load(rr + 3 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                    c32 += full ? load(rr + 3 * ldr + 32) : partial(rr + 3 * ldr + 32, cols - 32)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c32.replace(with: 0, where: c32 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c32.replace(with: c32 * lo, where: c32 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c32, c + 3 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
-        }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            c32 += bias2
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-                c32.replace(with: 0, where: c32 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-                c32.replace(with: c32 * lo, where: c32 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-            store(c32, row + 32)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-            storePartial(c32, row + 32, cols - 32)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
+            if full { store(c32, c + 3 * ldc + 32) } else { storePartial(c32, c + 3 * ldc + 32, cols - 32) }
         }
     }
 }
@@ -5934,310 +5585,297 @@ private func convKernel6x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 6
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c13 += load(c + 1 * ldc + 48)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c23 += load(c + 2 * ldc + 48)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c32 += load(c + 3 * ldc + 32)
+            c33 += load(c + 3 * ldc + 48)
+            c40 += load(c + 4 * ldc + 0)
+            c41 += load(c + 4 * ldc + 16)
+            c42 += load(c + 4 * ldc + 32)
+            c43 += load(c + 4 * ldc + 48)
+            c50 += load(c + 5 * ldc + 0)
+            c51 += load(c + 5 * ldc + 16)
+            c52 += load(c + 5 * ldc + 32)
+            c53 += load(c + 5 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+                c13 += full ? load(c + 1 * ldc + 48) : partial(c + 1 * ldc + 48, cols - 48)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+                c23 += full ? load(c + 2 * ldc + 48) : partial(c + 2 * ldc + 48, cols - 48)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+                c32 += full ? load(c + 3 * ldc + 32) : partial(c + 3 * ldc + 32, cols - 32)
+                c33 += full ? load(c + 3 * ldc + 48) : partial(c + 3 * ldc + 48, cols - 48)
+            }
+            if 4 < rows {
+                c40 += full ? load(c + 4 * ldc + 0) : partial(c + 4 * ldc + 0, cols - 0)
+                c41 += full ? load(c + 4 * ldc + 16) : partial(c + 4 * ldc + 16, cols - 16)
+                c42 += full ? load(c + 4 * ldc + 32) : partial(c + 4 * ldc + 32, cols - 32)
+                c43 += full ? load(c + 4 * ldc + 48) : partial(c + 4 * ldc + 48, cols - 48)
+            }
+            if 5 < rows {
+                c50 += full ? load(c + 5 * ldc + 0) : partial(c + 5 * ldc + 0, cols - 0)
+                c51 += full ? load(c + 5 * ldc + 16) : partial(c + 5 * ldc + 16, cols - 16)
+                c52 += full ? load(c + 5 * ldc + 32) : partial(c + 5 * ldc + 32, cols - 32)
+                c53 += full ? load(c + 5 * ldc + 48) : partial(c + 5 * ldc + 48, cols - 48)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            c13 += bias3
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c13 += bias3
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c23 += bias3
+        c30 += bias0
+        c31 += bias1
+        c32 += bias2
+        c33 += bias3
+        c40 += bias0
+        c41 += bias1
+        c42 += bias2
+        c43 += bias3
+        c50 += bias0
+        c51 += bias1
+        c52 += bias2
+        c53 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c13 += load(rr + 1 * ldr + 48)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c23 += load(rr + 2 * ldr + 48)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c32 += load(rr + 3 * ldr + 32)
+                c33 += load(rr + 3 * ldr + 48)
+                c40 += load(rr + 4 * ldr + 0)
+                c41 += load(rr + 4 * ldr + 16)
+                c42 += load(rr + 4 * ldr + 32)
+                c43 += load(rr + 4 * ldr + 48)
+                c50 += load(rr + 5 * ldr + 0)
+                c51 += load(rr + 5 * ldr + 16)
+                c52 += load(rr + 5 * ldr + 32)
+                c53 += load(rr + 5 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                    c13 += full ? load(rr + 1 * ldr + 48) : partial(rr + 1 * ldr + 48, cols - 48)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                    c23 += full ? load(rr + 2 * ldr + 48) : partial(rr + 2 * ldr + 48, cols - 48)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                    c32 += full ? load(rr + 3 * ldr + 32) : partial(rr + 3 * ldr + 32, cols - 32)
+                    c33 += full ? load(rr + 3 * ldr + 48) : partial(rr + 3 * ldr + 48, cols - 48)
+                }
+                if 4 < rows {
+                    c40 += full ? load(rr + 4 * ldr + 0) : partial(rr + 4 * ldr + 0, cols - 0)
+                    c41 += full ? load(rr + 4 * ldr + 16) : partial(rr + 4 * ldr + 16, cols - 16)
+                    c42 += full ? load(rr + 4 * ldr + 32) : partial(rr + 4 * ldr + 32, cols - 32)
+                    c43 += full ? load(rr + 4 * ldr + 48) : partial(rr + 4 * ldr + 48, cols - 48)
+                }
+                if 5 < rows {
+                    c50 += full ? load(rr + 5 * ldr + 0) : partial(rr + 5 * ldr + 0, cols - 0)
+                    c51 += full ? load(rr + 5 * ldr + 16) : partial(rr + 5 * ldr + 16, cols - 16)
+                    c52 += full ? load(rr + 5 * ldr + 32) : partial(rr + 5 * ldr + 32, cols - 32)
+                    c53 += full ? load(rr + 5 * ldr + 48) : partial(rr + 5 * ldr + 48, cols - 48)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-                c13.replace(with: 0, where: c13 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-                c13.replace(with: c13 * lo, where: c13 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-            store(c13, row + 48)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
-            storePartial(c13, row + 48, cols - 48)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c13.replace(with: 0, where: c13 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c23.replace(with: 0, where: c23 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c32.replace(with: 0, where: c32 .< 0)
+            c33.replace(with: 0, where: c33 .< 0)
+            c40.replace(with: 0, where: c40 .< 0)
+            c41.replace(with: 0, where: c41 .< 0)
+            c42.replace(with: 0, where: c42 .< 0)
+            c43.replace(with: 0, where: c43 .< 0)
+            c50.replace(with: 0, where: c50 .< 0)
+            c51.replace(with: 0, where: c51 .< 0)
+            c52.replace(with: 0, where: c52 .< 0)
+            c53.replace(with: 0, where: c53 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+            c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
+            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
+            c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
+            c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
+            c43.replace(with: lo, where: c43 .< lo); c43.replace(with: hi, where: c43 .> hi)
+            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+            c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
+            c53.replace(with: lo, where: c53 .< lo); c53.replace(with: hi, where: c53 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c13.replace(with: c13 * lo, where: c13 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c23.replace(with: c23 * lo, where: c23 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c32.replace(with: c32 * lo, where: c32 .< 0)
+            c33.replace(with: c33 * lo, where: c33 .< 0)
+            c40.replace(with: c40 * lo, where: c40 .< 0)
+            c41.replace(with: c41 * lo, where: c41 .< 0)
+            c42.replace(with: c42 * lo, where: c42 .< 0)
+            c43.replace(with: c43 * lo, where: c43 .< 0)
+            c50.replace(with: c50 * lo, where: c50 .< 0)
+            c51.replace(with: c51 * lo, where: c51 .< 0)
+            c52.replace(with: c52 * lo, where: c52 .< 0)
+            c53.replace(with: c53 * lo, where: c53 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c13, c + 1 * ldc + 48)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c23, c + 2 * ldc + 48)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c32, c + 3 * ldc + 32)
+        store(c33, c + 3 * ldc + 48)
+        store(c40, c + 4 * ldc + 0)
+        store(c41, c + 4 * ldc + 16)
+        store(c42, c + 4 * ldc + 32)
+        store(c43, c + 4 * ldc + 48)
+        store(c50, c + 5 * ldc + 0)
+        store(c51, c + 5 * ldc + 16)
+        store(c52, c + 5 * ldc + 32)
+        store(c53, c + 5 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
+            if full { store(c13, c + 1 * ldc + 48) } else { storePartial(c13, c + 1 * ldc + 48, cols - 48) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            c23 += bias3
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-                c23.replace(with: 0, where: c23 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-                c23.replace(with: c23 * lo, where: c23 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
+            if full { store(c23, c + 2 * ldc + 48) } else { storePartial(c23, c + 2 * ldc + 48, cols - 48) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-            store(c23, row + 48)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
-            storePartial(c23, row + 48, cols - 48)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
+            if full { store(c32, c + 3 * ldc + 32) } else { storePartial(c32, c + 3 * ldc + 32, cols - 32) }
+            if full { store(c33, c + 3 * ldc + 48) } else { storePartial(c33, c + 3 * ldc + 48, cols - 48) }
         }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c33 += full ? load(row + 48) : partial(row + 48, cols - 48)
+        if 4 < rows {
+            if full { store(c40, c + 4 * ldc + 0) } else { storePartial(c40, c + 4 * ldc + 0, cols - 0) }
+            if full { store(c41, c + 4 * ldc + 16) } else { storePartial(c41, c + 4 * ldc + 16, cols - 16) }
+            if full { store(c42, c + 4 * ldc + 32) } else { storePartial(c42, c + 4 * ldc + 32, cols - 32) }
+            if full { store(c43, c + 4 * ldc + 48) } else { storePartial(c43, c + 4 * ldc + 48, cols - 48) }
         }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            c32 += bias2
-            c33 += bias3
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c33 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-                c32.replace(with: 0, where: c32 .< 0)
-                c33.replace(with: 0, where: c33 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
-                c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-                c32.replace(with: c32 * lo, where: c32 .< 0)
-                c33.replace(with: c33 * lo, where: c33 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-            store(c32, row + 32)
-            store(c33, row + 48)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-            storePartial(c32, row + 32, cols - 32)
-            storePartial(c33, row + 48, cols - 48)
-        }
-    }
-    if 4 < rows {
-        let row = c + 4 * ldc
-        if accumulate {
-            c40 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c41 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c42 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c43 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c40 += bias0
-            c41 += bias1
-            c42 += bias2
-            c43 += bias3
-            if let residual {
-                let rr = residual + (row0 + 4) * ldr + col0
-                c40 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c41 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c42 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c43 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c40.replace(with: 0, where: c40 .< 0)
-                c41.replace(with: 0, where: c41 .< 0)
-                c42.replace(with: 0, where: c42 .< 0)
-                c43.replace(with: 0, where: c43 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-                c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
-                c42.replace(with: lo, where: c42 .< lo); c42.replace(with: hi, where: c42 .> hi)
-                c43.replace(with: lo, where: c43 .< lo); c43.replace(with: hi, where: c43 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c40.replace(with: c40 * lo, where: c40 .< 0)
-                c41.replace(with: c41 * lo, where: c41 .< 0)
-                c42.replace(with: c42 * lo, where: c42 .< 0)
-                c43.replace(with: c43 * lo, where: c43 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c40, row + 0)
-            store(c41, row + 16)
-            store(c42, row + 32)
-            store(c43, row + 48)
-        } else {
-            storePartial(c40, row + 0, cols - 0)
-            storePartial(c41, row + 16, cols - 16)
-            storePartial(c42, row + 32, cols - 32)
-            storePartial(c43, row + 48, cols - 48)
-        }
-    }
-    if 5 < rows {
-        let row = c + 5 * ldc
-        if accumulate {
-            c50 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c51 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c52 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c53 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c50 += bias0
-            c51 += bias1
-            c52 += bias2
-            c53 += bias3
-            if let residual {
-                let rr = residual + (row0 + 5) * ldr + col0
-                c50 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c51 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c52 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c53 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c50.replace(with: 0, where: c50 .< 0)
-                c51.replace(with: 0, where: c51 .< 0)
-                c52.replace(with: 0, where: c52 .< 0)
-                c53.replace(with: 0, where: c53 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-                c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
-                c52.replace(with: lo, where: c52 .< lo); c52.replace(with: hi, where: c52 .> hi)
-                c53.replace(with: lo, where: c53 .< lo); c53.replace(with: hi, where: c53 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c50.replace(with: c50 * lo, where: c50 .< 0)
-                c51.replace(with: c51 * lo, where: c51 .< 0)
-                c52.replace(with: c52 * lo, where: c52 .< 0)
-                c53.replace(with: c53 * lo, where: c53 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c50, row + 0)
-            store(c51, row + 16)
-            store(c52, row + 32)
-            store(c53, row + 48)
-        } else {
-            storePartial(c50, row + 0, cols - 0)
-            storePartial(c51, row + 16, cols - 16)
-            storePartial(c52, row + 32, cols - 32)
-            storePartial(c53, row + 48, cols - 48)
+        if 5 < rows {
+            if full { store(c50, c + 5 * ldc + 0) } else { storePartial(c50, c + 5 * ldc + 0, cols - 0) }
+            if full { store(c51, c + 5 * ldc + 16) } else { storePartial(c51, c + 5 * ldc + 16, cols - 16) }
+            if full { store(c52, c + 5 * ldc + 32) } else { storePartial(c52, c + 5 * ldc + 32, cols - 32) }
+            if full { store(c53, c + 5 * ldc + 48) } else { storePartial(c53, c + 5 * ldc + 48, cols - 48) }
         }
     }
 }
@@ -6282,56 +5920,68 @@ private func convKernel1x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
     }
 }
 
@@ -6383,106 +6033,113 @@ private func convKernel2x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 2
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c13 += load(c + 1 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+                c13 += full ? load(c + 1 * ldc + 48) : partial(c + 1 * ldc + 48, cols - 48)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            c13 += bias3
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-                c13.replace(with: 0, where: c13 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-                c13.replace(with: c13 * lo, where: c13 .< 0)
-            default: break
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c13 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c13 += load(rr + 1 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                    c13 += full ? load(rr + 1 * ldr + 48) : partial(rr + 1 * ldr + 48, cols - 48)
+                }
             }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-            store(c13, row + 48)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
-            storePartial(c13, row + 48, cols - 48)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c13.replace(with: 0, where: c13 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c13.replace(with: c13 * lo, where: c13 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c13, c + 1 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
+            if full { store(c13, c + 1 * ldc + 48) } else { storePartial(c13, c + 1 * ldc + 48, cols - 48) }
         }
     }
 }
@@ -6543,157 +6200,159 @@ private func convKernel3x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 3
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c13 += load(c + 1 * ldc + 48)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c23 += load(c + 2 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+                c13 += full ? load(c + 1 * ldc + 48) : partial(c + 1 * ldc + 48, cols - 48)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+                c23 += full ? load(c + 2 * ldc + 48) : partial(c + 2 * ldc + 48, cols - 48)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            c13 += bias3
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c13 += bias3
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c23 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c13 += load(rr + 1 * ldr + 48)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c23 += load(rr + 2 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                    c13 += full ? load(rr + 1 * ldr + 48) : partial(rr + 1 * ldr + 48, cols - 48)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                    c23 += full ? load(rr + 2 * ldr + 48) : partial(rr + 2 * ldr + 48, cols - 48)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-                c13.replace(with: 0, where: c13 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-                c13.replace(with: c13 * lo, where: c13 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-            store(c13, row + 48)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
-            storePartial(c13, row + 48, cols - 48)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c13.replace(with: 0, where: c13 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c23.replace(with: 0, where: c23 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c13.replace(with: c13 * lo, where: c13 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c23.replace(with: c23 * lo, where: c23 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c13, c + 1 * ldc + 48)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c23, c + 2 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
+            if full { store(c13, c + 1 * ldc + 48) } else { storePartial(c13, c + 1 * ldc + 48, cols - 48) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            c23 += bias3
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-                c23.replace(with: 0, where: c23 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-                c23.replace(with: c23 * lo, where: c23 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-            store(c23, row + 48)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
-            storePartial(c23, row + 48, cols - 48)
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
+            if full { store(c23, c + 2 * ldc + 48) } else { storePartial(c23, c + 2 * ldc + 48, cols - 48) }
         }
     }
 }
@@ -6762,208 +6421,205 @@ private func convKernel4x64(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 4
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
+            c10 += load(c + 1 * ldc + 0)
+            c11 += load(c + 1 * ldc + 16)
+            c12 += load(c + 1 * ldc + 32)
+            c13 += load(c + 1 * ldc + 48)
+            c20 += load(c + 2 * ldc + 0)
+            c21 += load(c + 2 * ldc + 16)
+            c22 += load(c + 2 * ldc + 32)
+            c23 += load(c + 2 * ldc + 48)
+            c30 += load(c + 3 * ldc + 0)
+            c31 += load(c + 3 * ldc + 16)
+            c32 += load(c + 3 * ldc + 32)
+            c33 += load(c + 3 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
+            if 1 < rows {
+                c10 += full ? load(c + 1 * ldc + 0) : partial(c + 1 * ldc + 0, cols - 0)
+                c11 += full ? load(c + 1 * ldc + 16) : partial(c + 1 * ldc + 16, cols - 16)
+                c12 += full ? load(c + 1 * ldc + 32) : partial(c + 1 * ldc + 32, cols - 32)
+                c13 += full ? load(c + 1 * ldc + 48) : partial(c + 1 * ldc + 48, cols - 48)
+            }
+            if 2 < rows {
+                c20 += full ? load(c + 2 * ldc + 0) : partial(c + 2 * ldc + 0, cols - 0)
+                c21 += full ? load(c + 2 * ldc + 16) : partial(c + 2 * ldc + 16, cols - 16)
+                c22 += full ? load(c + 2 * ldc + 32) : partial(c + 2 * ldc + 32, cols - 32)
+                c23 += full ? load(c + 2 * ldc + 48) : partial(c + 2 * ldc + 48, cols - 48)
+            }
+            if 3 < rows {
+                c30 += full ? load(c + 3 * ldc + 0) : partial(c + 3 * ldc + 0, cols - 0)
+                c31 += full ? load(c + 3 * ldc + 16) : partial(c + 3 * ldc + 16, cols - 16)
+                c32 += full ? load(c + 3 * ldc + 32) : partial(c + 3 * ldc + 32, cols - 32)
+                c33 += full ? load(c + 3 * ldc + 48) : partial(c + 3 * ldc + 48, cols - 48)
+            }
         }
     }
-    if 1 < rows {
-        let row = c + 1 * ldc
-        if accumulate {
-            c10 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c11 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c12 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c13 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c10 += bias0
-            c11 += bias1
-            c12 += bias2
-            c13 += bias3
-            if let residual {
-                let rr = residual + (row0 + 1) * ldr + col0
-                c10 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c11 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c12 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c13 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        c10 += bias0
+        c11 += bias1
+        c12 += bias2
+        c13 += bias3
+        c20 += bias0
+        c21 += bias1
+        c22 += bias2
+        c23 += bias3
+        c30 += bias0
+        c31 += bias1
+        c32 += bias2
+        c33 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+                c10 += load(rr + 1 * ldr + 0)
+                c11 += load(rr + 1 * ldr + 16)
+                c12 += load(rr + 1 * ldr + 32)
+                c13 += load(rr + 1 * ldr + 48)
+                c20 += load(rr + 2 * ldr + 0)
+                c21 += load(rr + 2 * ldr + 16)
+                c22 += load(rr + 2 * ldr + 32)
+                c23 += load(rr + 2 * ldr + 48)
+                c30 += load(rr + 3 * ldr + 0)
+                c31 += load(rr + 3 * ldr + 16)
+                c32 += load(rr + 3 * ldr + 32)
+                c33 += load(rr + 3 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+                if 1 < rows {
+                    c10 += full ? load(rr + 1 * ldr + 0) : partial(rr + 1 * ldr + 0, cols - 0)
+                    c11 += full ? load(rr + 1 * ldr + 16) : partial(rr + 1 * ldr + 16, cols - 16)
+                    c12 += full ? load(rr + 1 * ldr + 32) : partial(rr + 1 * ldr + 32, cols - 32)
+                    c13 += full ? load(rr + 1 * ldr + 48) : partial(rr + 1 * ldr + 48, cols - 48)
+                }
+                if 2 < rows {
+                    c20 += full ? load(rr + 2 * ldr + 0) : partial(rr + 2 * ldr + 0, cols - 0)
+                    c21 += full ? load(rr + 2 * ldr + 16) : partial(rr + 2 * ldr + 16, cols - 16)
+                    c22 += full ? load(rr + 2 * ldr + 32) : partial(rr + 2 * ldr + 32, cols - 32)
+                    c23 += full ? load(rr + 2 * ldr + 48) : partial(rr + 2 * ldr + 48, cols - 48)
+                }
+                if 3 < rows {
+                    c30 += full ? load(rr + 3 * ldr + 0) : partial(rr + 3 * ldr + 0, cols - 0)
+                    c31 += full ? load(rr + 3 * ldr + 16) : partial(rr + 3 * ldr + 16, cols - 16)
+                    c32 += full ? load(rr + 3 * ldr + 32) : partial(rr + 3 * ldr + 32, cols - 32)
+                    c33 += full ? load(rr + 3 * ldr + 48) : partial(rr + 3 * ldr + 48, cols - 48)
+                }
             }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c10.replace(with: 0, where: c10 .< 0)
-                c11.replace(with: 0, where: c11 .< 0)
-                c12.replace(with: 0, where: c12 .< 0)
-                c13.replace(with: 0, where: c13 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-                c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-                c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
-                c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c10.replace(with: c10 * lo, where: c10 .< 0)
-                c11.replace(with: c11 * lo, where: c11 .< 0)
-                c12.replace(with: c12 * lo, where: c12 .< 0)
-                c13.replace(with: c13 * lo, where: c13 .< 0)
-            default: break
-            }
         }
-        if full {
-            store(c10, row + 0)
-            store(c11, row + 16)
-            store(c12, row + 32)
-            store(c13, row + 48)
-        } else {
-            storePartial(c10, row + 0, cols - 0)
-            storePartial(c11, row + 16, cols - 16)
-            storePartial(c12, row + 32, cols - 32)
-            storePartial(c13, row + 48, cols - 48)
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+            c10.replace(with: 0, where: c10 .< 0)
+            c11.replace(with: 0, where: c11 .< 0)
+            c12.replace(with: 0, where: c12 .< 0)
+            c13.replace(with: 0, where: c13 .< 0)
+            c20.replace(with: 0, where: c20 .< 0)
+            c21.replace(with: 0, where: c21 .< 0)
+            c22.replace(with: 0, where: c22 .< 0)
+            c23.replace(with: 0, where: c23 .< 0)
+            c30.replace(with: 0, where: c30 .< 0)
+            c31.replace(with: 0, where: c31 .< 0)
+            c32.replace(with: 0, where: c32 .< 0)
+            c33.replace(with: 0, where: c33 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c12.replace(with: lo, where: c12 .< lo); c12.replace(with: hi, where: c12 .> hi)
+            c13.replace(with: lo, where: c13 .< lo); c13.replace(with: hi, where: c13 .> hi)
+            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
+            c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
+            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
+            c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+            c10.replace(with: c10 * lo, where: c10 .< 0)
+            c11.replace(with: c11 * lo, where: c11 .< 0)
+            c12.replace(with: c12 * lo, where: c12 .< 0)
+            c13.replace(with: c13 * lo, where: c13 .< 0)
+            c20.replace(with: c20 * lo, where: c20 .< 0)
+            c21.replace(with: c21 * lo, where: c21 .< 0)
+            c22.replace(with: c22 * lo, where: c22 .< 0)
+            c23.replace(with: c23 * lo, where: c23 .< 0)
+            c30.replace(with: c30 * lo, where: c30 .< 0)
+            c31.replace(with: c31 * lo, where: c31 .< 0)
+            c32.replace(with: c32 * lo, where: c32 .< 0)
+            c33.replace(with: c33 * lo, where: c33 .< 0)
+        default: break
         }
     }
-    if 2 < rows {
-        let row = c + 2 * ldc
-        if accumulate {
-            c20 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c21 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c22 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c23 += full ? load(row + 48) : partial(row + 48, cols - 48)
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+        store(c10, c + 1 * ldc + 0)
+        store(c11, c + 1 * ldc + 16)
+        store(c12, c + 1 * ldc + 32)
+        store(c13, c + 1 * ldc + 48)
+        store(c20, c + 2 * ldc + 0)
+        store(c21, c + 2 * ldc + 16)
+        store(c22, c + 2 * ldc + 32)
+        store(c23, c + 2 * ldc + 48)
+        store(c30, c + 3 * ldc + 0)
+        store(c31, c + 3 * ldc + 16)
+        store(c32, c + 3 * ldc + 32)
+        store(c33, c + 3 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
+        if 1 < rows {
+            if full { store(c10, c + 1 * ldc + 0) } else { storePartial(c10, c + 1 * ldc + 0, cols - 0) }
+            if full { store(c11, c + 1 * ldc + 16) } else { storePartial(c11, c + 1 * ldc + 16, cols - 16) }
+            if full { store(c12, c + 1 * ldc + 32) } else { storePartial(c12, c + 1 * ldc + 32, cols - 32) }
+            if full { store(c13, c + 1 * ldc + 48) } else { storePartial(c13, c + 1 * ldc + 48, cols - 48) }
         }
-        if ep != nil {
-            c20 += bias0
-            c21 += bias1
-            c22 += bias2
-            c23 += bias3
-            if let residual {
-                let rr = residual + (row0 + 2) * ldr + col0
-                c20 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c21 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c22 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c23 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c20.replace(with: 0, where: c20 .< 0)
-                c21.replace(with: 0, where: c21 .< 0)
-                c22.replace(with: 0, where: c22 .< 0)
-                c23.replace(with: 0, where: c23 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-                c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-                c22.replace(with: lo, where: c22 .< lo); c22.replace(with: hi, where: c22 .> hi)
-                c23.replace(with: lo, where: c23 .< lo); c23.replace(with: hi, where: c23 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c20.replace(with: c20 * lo, where: c20 .< 0)
-                c21.replace(with: c21 * lo, where: c21 .< 0)
-                c22.replace(with: c22 * lo, where: c22 .< 0)
-                c23.replace(with: c23 * lo, where: c23 .< 0)
-            default: break
-            }
+        if 2 < rows {
+            if full { store(c20, c + 2 * ldc + 0) } else { storePartial(c20, c + 2 * ldc + 0, cols - 0) }
+            if full { store(c21, c + 2 * ldc + 16) } else { storePartial(c21, c + 2 * ldc + 16, cols - 16) }
+            if full { store(c22, c + 2 * ldc + 32) } else { storePartial(c22, c + 2 * ldc + 32, cols - 32) }
+            if full { store(c23, c + 2 * ldc + 48) } else { storePartial(c23, c + 2 * ldc + 48, cols - 48) }
         }
-        if full {
-            store(c20, row + 0)
-            store(c21, row + 16)
-            store(c22, row + 32)
-            store(c23, row + 48)
-        } else {
-            storePartial(c20, row + 0, cols - 0)
-            storePartial(c21, row + 16, cols - 16)
-            storePartial(c22, row + 32, cols - 32)
-            storePartial(c23, row + 48, cols - 48)
-        }
-    }
-    if 3 < rows {
-        let row = c + 3 * ldc
-        if accumulate {
-            c30 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c31 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c32 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c33 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c30 += bias0
-            c31 += bias1
-            c32 += bias2
-            c33 += bias3
-            if let residual {
-                let rr = residual + (row0 + 3) * ldr + col0
-                c30 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c31 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c32 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c33 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c30.replace(with: 0, where: c30 .< 0)
-                c31.replace(with: 0, where: c31 .< 0)
-                c32.replace(with: 0, where: c32 .< 0)
-                c33.replace(with: 0, where: c33 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-                c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-                c32.replace(with: lo, where: c32 .< lo); c32.replace(with: hi, where: c32 .> hi)
-                c33.replace(with: lo, where: c33 .< lo); c33.replace(with: hi, where: c33 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c30.replace(with: c30 * lo, where: c30 .< 0)
-                c31.replace(with: c31 * lo, where: c31 .< 0)
-                c32.replace(with: c32 * lo, where: c32 .< 0)
-                c33.replace(with: c33 * lo, where: c33 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c30, row + 0)
-            store(c31, row + 16)
-            store(c32, row + 32)
-            store(c33, row + 48)
-        } else {
-            storePartial(c30, row + 0, cols - 0)
-            storePartial(c31, row + 16, cols - 16)
-            storePartial(c32, row + 32, cols - 32)
-            storePartial(c33, row + 48, cols - 48)
+        if 3 < rows {
+            if full { store(c30, c + 3 * ldc + 0) } else { storePartial(c30, c + 3 * ldc + 0, cols - 0) }
+            if full { store(c31, c + 3 * ldc + 16) } else { storePartial(c31, c + 3 * ldc + 16, cols - 16) }
+            if full { store(c32, c + 3 * ldc + 32) } else { storePartial(c32, c + 3 * ldc + 32, cols - 32) }
+            if full { store(c33, c + 3 * ldc + 48) } else { storePartial(c33, c + 3 * ldc + 48, cols - 48) }
         }
     }
 }
@@ -7036,32 +6692,38 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
     if let bias = ep?.bias {
         bias0 = load(bias + col0 + 0)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-        }
-        if ep != nil {
-            c00 += bias0
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
         } else {
-            storePartial(c00, row + 0, cols - 0)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
     }
 }
 
@@ -7127,40 +6789,48 @@ private func gemvKernel1x32(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
         bias0 = load(bias + col0 + 0)
         bias1 = load(bias + col0 + 16)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
     }
 }
 
@@ -7218,48 +6888,58 @@ private func gemvKernel1x48(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
         bias1 = load(bias + col0 + 16)
         bias2 = load(bias + col0 + 32)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
     }
 }
 
@@ -7325,56 +7005,68 @@ private func gemvKernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
         bias2 = load(bias + col0 + 32)
         bias3 = load(bias + col0 + 48)
     }
-    do {
-        let row = c + 0 * ldc
-        if accumulate {
-            c00 += full ? load(row + 0) : partial(row + 0, cols - 0)
-            c01 += full ? load(row + 16) : partial(row + 16, cols - 16)
-            c02 += full ? load(row + 32) : partial(row + 32, cols - 32)
-            c03 += full ? load(row + 48) : partial(row + 48, cols - 48)
-        }
-        if ep != nil {
-            c00 += bias0
-            c01 += bias1
-            c02 += bias2
-            c03 += bias3
-            if let residual {
-                let rr = residual + (row0 + 0) * ldr + col0
-                c00 += full ? load(rr + 0) : partial(rr + 0, cols - 0)
-                c01 += full ? load(rr + 16) : partial(rr + 16, cols - 16)
-                c02 += full ? load(rr + 32) : partial(rr + 32, cols - 32)
-                c03 += full ? load(rr + 48) : partial(rr + 48, cols - 48)
-            }
-            switch act {
-            case Int32(DL_ACT_RELU):
-                c00.replace(with: 0, where: c00 .< 0)
-                c01.replace(with: 0, where: c01 .< 0)
-                c02.replace(with: 0, where: c02 .< 0)
-                c03.replace(with: 0, where: c03 .< 0)
-            case Int32(DL_ACT_CLAMP):
-                c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-                c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-                c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
-                c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
-            case Int32(DL_ACT_LEAKY):
-                c00.replace(with: c00 * lo, where: c00 .< 0)
-                c01.replace(with: c01 * lo, where: c01 .< 0)
-                c02.replace(with: c02 * lo, where: c02 .< 0)
-                c03.replace(with: c03 * lo, where: c03 .< 0)
-            default: break
-            }
-        }
-        if full {
-            store(c00, row + 0)
-            store(c01, row + 16)
-            store(c02, row + 32)
-            store(c03, row + 48)
+    let whole = full && rows == 1
+    if accumulate {
+        if whole {
+            c00 += load(c + 0 * ldc + 0)
+            c01 += load(c + 0 * ldc + 16)
+            c02 += load(c + 0 * ldc + 32)
+            c03 += load(c + 0 * ldc + 48)
         } else {
-            storePartial(c00, row + 0, cols - 0)
-            storePartial(c01, row + 16, cols - 16)
-            storePartial(c02, row + 32, cols - 32)
-            storePartial(c03, row + 48, cols - 48)
+            c00 += full ? load(c + 0 * ldc + 0) : partial(c + 0 * ldc + 0, cols - 0)
+            c01 += full ? load(c + 0 * ldc + 16) : partial(c + 0 * ldc + 16, cols - 16)
+            c02 += full ? load(c + 0 * ldc + 32) : partial(c + 0 * ldc + 32, cols - 32)
+            c03 += full ? load(c + 0 * ldc + 48) : partial(c + 0 * ldc + 48, cols - 48)
         }
+    }
+    if ep != nil {
+        c00 += bias0
+        c01 += bias1
+        c02 += bias2
+        c03 += bias3
+        if let residual {
+            let rr = residual + row0 * ldr + col0
+            if whole {
+                c00 += load(rr + 0 * ldr + 0)
+                c01 += load(rr + 0 * ldr + 16)
+                c02 += load(rr + 0 * ldr + 32)
+                c03 += load(rr + 0 * ldr + 48)
+            } else {
+                c00 += full ? load(rr + 0 * ldr + 0) : partial(rr + 0 * ldr + 0, cols - 0)
+                c01 += full ? load(rr + 0 * ldr + 16) : partial(rr + 0 * ldr + 16, cols - 16)
+                c02 += full ? load(rr + 0 * ldr + 32) : partial(rr + 0 * ldr + 32, cols - 32)
+                c03 += full ? load(rr + 0 * ldr + 48) : partial(rr + 0 * ldr + 48, cols - 48)
+            }
+        }
+        switch act {
+        case Int32(DL_ACT_RELU):
+            c00.replace(with: 0, where: c00 .< 0)
+            c01.replace(with: 0, where: c01 .< 0)
+            c02.replace(with: 0, where: c02 .< 0)
+            c03.replace(with: 0, where: c03 .< 0)
+        case Int32(DL_ACT_CLAMP):
+            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c02.replace(with: lo, where: c02 .< lo); c02.replace(with: hi, where: c02 .> hi)
+            c03.replace(with: lo, where: c03 .< lo); c03.replace(with: hi, where: c03 .> hi)
+        case Int32(DL_ACT_LEAKY):
+            c00.replace(with: c00 * lo, where: c00 .< 0)
+            c01.replace(with: c01 * lo, where: c01 .< 0)
+            c02.replace(with: c02 * lo, where: c02 .< 0)
+            c03.replace(with: c03 * lo, where: c03 .< 0)
+        default: break
+        }
+    }
+    if whole {
+        store(c00, c + 0 * ldc + 0)
+        store(c01, c + 0 * ldc + 16)
+        store(c02, c + 0 * ldc + 32)
+        store(c03, c + 0 * ldc + 48)
+    } else {
+        if full { store(c00, c + 0 * ldc + 0) } else { storePartial(c00, c + 0 * ldc + 0, cols - 0) }
+        if full { store(c01, c + 0 * ldc + 16) } else { storePartial(c01, c + 0 * ldc + 16, cols - 16) }
+        if full { store(c02, c + 0 * ldc + 32) } else { storePartial(c02, c + 0 * ldc + 32, cols - 32) }
+        if full { store(c03, c + 0 * ldc + 48) } else { storePartial(c03, c + 0 * ldc + 48, cols - 48) }
     }
 }
 
@@ -7383,11 +7075,27 @@ private func gemvKernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
 /// (a GEMM of one row, every tile of it one row at any thread count): k is summed in several
 /// accumulators, not one dependent chain per vector (a small CNN's 1600 -> 10 dense layer waited
 /// on 1600 FMA latencies in a row).
+/// The whole-tile case calls its kernel straight from the driver's loop: through the dispatch
+/// (a switch the compiler kept out of line) each tile paid a second call, whose argument stores
+/// waited behind the tile's own stores of C (a 600 x 64 GEMM in L2 at K = 16: 139 -> 156 GFLOP/s,
+/// K = 64: 167 -> 173).
 @inline(__always)
 private func tile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
                   _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int,
                   _ pf: UnsafeRawPointer, _ pfLines: Int, _ gemv: Bool) {
+    if !gemv && rows == 6 && cols == 64 {
+        kernel6x64(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines)
+    } else {
+        anyTile(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines, gemv)
+    }
+}
+
+@inline(never)
+private func anyTile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
+                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
+                     _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int,
+                     _ pf: UnsafeRawPointer, _ pfLines: Int, _ gemv: Bool) {
     if gemv {
         switch (cols + 15) / 16 {
         case 1: gemvKernel1x16(a, lda, rows, b, kc, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines)
@@ -7551,11 +7259,14 @@ private func prefetchSlice(_ base: UnsafeRawPointer?, _ bytes: Int, _ part: Int,
 /// spread over `steps`. Each software prefetch holds a line fill buffer until memory answers;
 /// issued a line per k step they took the buffers the tile's own loads of B from L2 need
 /// (ResNet50's conv5 3x3 ops 5.04 -> 4.85 ms, conv5 1x1 ops 3.84 -> 3.62 ms at one line per
-/// two steps, interleaved per-op minimums).
+/// two steps, interleaved per-op minimums). The step is 2^(floor(log2 steps) - ceil(log2 lines)),
+/// at most steps / lines, found without a division: every tile computes it, and a 64-bit divide
+/// in each kernel's prologue cost more than the fetches at small K.
 @inline(__always)
 private func prefetchMask(steps: Int, lines: Int) -> Int {
-    let per = lines > 0 ? steps / lines : 0
-    return per <= 1 ? 0 : (1 << (Int.bitWidth - 1 - per.leadingZeroBitCount)) - 1
+    guard lines > 0, steps > lines else { return 0 }
+    let shift = (Int.bitWidth - 1 - steps.leadingZeroBitCount) - (Int.bitWidth - (lines - 1).leadingZeroBitCount)
+    return shift <= 0 ? 0 : (1 << shift) - 1
 }
 
 /// The rows of the next tile when `left` remain: 6, except that 6 + 1 and 6 + 2 go as two
@@ -7602,11 +7313,24 @@ private struct NextBlockPrefetch {
 }
 
 /// A convolution tile of up to 6 output pixels (see `avx512ConvGemm`).
+/// Whole tiles call their kernel straight from the driver's loop (see `tile`).
 @inline(__always)
 private func convTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
                       _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
                       _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int,
                       _ pf: UnsafeRawPointer, _ pfLines: Int) {
+    if rows == 6 && cols == 64 {
+        convKernel6x64(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines)
+    } else {
+        anyConvTile(ptrs, taps, t0, t1, c0, kc, rows, b, c, ldc, cols, accumulate, epi, col0, row0, ldb, pf, pfLines)
+    }
+}
+
+@inline(never)
+private func anyConvTile(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: Int, _ t0: Int, _ t1: Int, _ c0: Int, _ kc: Int,
+                         _ rows: Int, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int,
+                         _ accumulate: Bool, _ epi: UnsafePointer<dl_epilogue>?, _ col0: Int, _ row0: Int, _ ldb: Int,
+                         _ pf: UnsafeRawPointer, _ pfLines: Int) {
     switch (cols + 15) / 16 {
         case 1:
             switch rows {
