@@ -629,16 +629,15 @@ def depthwise_eight_pixels():
     for stride in (1, 2):
         out.append("                        %s {\n" % ("if sw == 1" if stride == 1 else "} else"))
         columns = 7 * stride + 3   # input columns under eight outputs
+        # Each column at its own offset from the row's start: stepping one pointer along the row
+        # (q += c) made every load's address wait on the previous one's.
         for ky in range(3):
-            out.append(pad + ("var q = r0\n" if ky == 0 else "q = r%d\n" % ky))
             for j in range(columns):
-                out.append(pad + "x = load(q)\n")
+                out.append(pad + "x = load(r%d%s)\n" % (ky, "" if j == 0 else " + %d * c" % j))
                 for kx in range(3):
                     o, rest = divmod(j - kx, stride)
                     if rest == 0 and 0 <= o < 8:
                         out.append(pad + "a%d = a%d.addingProduct(x, w%d)\n" % (o, o, ky * 3 + kx))
-                if j + 1 < columns:
-                    out.append(pad + "q += c\n")
     out.append("                        }\n")
     for q in range(8):
         out.append("                        do {\n")
