@@ -178,7 +178,7 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
     w("        case Int32(DL_ACT_CLAMP):")
     for r in range(mr):
         for j in range(nv):
-            w("            %s.replace(with: lo, where: %s .< lo); %s.replace(with: hi, where: %s .> hi)" % ((acc[r][j],) * 4))
+            w("            %s = clamped(%s, lo, hi)" % (acc[r][j], acc[r][j]))
     w("        case Int32(DL_ACT_LEAKY):")
     for r in range(mr):
         for j in range(nv):
@@ -581,6 +581,10 @@ typealias V = SIMD{lanes}<Float>
 
 /// Stores the first `count` lanes of v at p (one masked store).
 @inline(__always) func storePartial(_ v: V, _ p: UnsafeMutablePointer<Float>, _ count: Int) {{ dl_store_first{lanes}(p, v, Int64(count)) }}
+
+/// v held to [lo, hi] where it is ordered: lo where v < lo, hi where v > hi, else v (a NaN stays),
+/// one max and one min (see dl_max{lanes}).
+@inline(__always) func clamped(_ v: V, _ lo: V, _ hi: V) -> V {{ dl_min{lanes}(hi, dl_max{lanes}(lo, v)) }}
 '''.format(lanes=lanes)
 
 
@@ -595,7 +599,7 @@ def depthwise_epilogue(acc, pixel, indent, partial_lanes):
         lines += ["if let residual { v += load(residual + (pixel * ldr + c0)) }"]
     lines += ["switch act {",
               "case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)",
-              "case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)",
+              "case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)",
               "case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)",
               "default: break",
               "}",
@@ -1064,7 +1068,7 @@ private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixe
     if let residual {{ r += full ? load(residual + at) : partial(residual + at, lanes) }}
     switch act {{
     case Int32(DL_ACT_RELU): r.replace(with: 0, where: r .< 0)
-    case Int32(DL_ACT_CLAMP): r.replace(with: lo, where: r .< lo); r.replace(with: hi, where: r .> hi)
+    case Int32(DL_ACT_CLAMP): r = clamped(r, lo, hi)
     case Int32(DL_ACT_LEAKY): r.replace(with: r * lo, where: r .< 0)
     default: break
     }}

@@ -82,7 +82,7 @@ public func avx2Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoint
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -95,7 +95,7 @@ public func avx2Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoint
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -108,7 +108,7 @@ public func avx2Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoint
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -121,7 +121,7 @@ public func avx2Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoint
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -168,7 +168,7 @@ public func avx2Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoint
                     }
                     switch act {
                     case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                    case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                    case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                     case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                     default: break
                     }
@@ -201,7 +201,7 @@ public func avx2Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoint
                     }
                     switch act {
                     case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                    case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                    case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                     case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                     default: break
                     }

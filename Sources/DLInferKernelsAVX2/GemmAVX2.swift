@@ -128,12 +128,12 @@ private func kernel6x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
             c40.replace(with: 0, where: c40 .< 0)
             c50.replace(with: 0, where: c50 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c30 = clamped(c30, lo, hi)
+            c40 = clamped(c40, lo, hi)
+            c50 = clamped(c50, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c10.replace(with: c10 * lo, where: c10 .< 0)
@@ -221,7 +221,7 @@ private func kernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
         case Int32(DL_ACT_RELU):
             c00.replace(with: 0, where: c00 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c00 = clamped(c00, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
         default: break
@@ -298,8 +298,8 @@ private func kernel2x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
             c00.replace(with: 0, where: c00 .< 0)
             c10.replace(with: 0, where: c10 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c10 = clamped(c10, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c10.replace(with: c10 * lo, where: c10 .< 0)
@@ -395,9 +395,9 @@ private func kernel3x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
             c10.replace(with: 0, where: c10 .< 0)
             c20.replace(with: 0, where: c20 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c20 = clamped(c20, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c10.replace(with: c10 * lo, where: c10 .< 0)
@@ -512,10 +512,10 @@ private func kernel4x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: 
             c20.replace(with: 0, where: c20 .< 0)
             c30.replace(with: 0, where: c30 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c30 = clamped(c30, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c10.replace(with: c10 * lo, where: c10 .< 0)
@@ -707,18 +707,18 @@ private func kernel6x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c50.replace(with: 0, where: c50 .< 0)
             c51.replace(with: 0, where: c51 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-            c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
-            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-            c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c11 = clamped(c11, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c21 = clamped(c21, lo, hi)
+            c30 = clamped(c30, lo, hi)
+            c31 = clamped(c31, lo, hi)
+            c40 = clamped(c40, lo, hi)
+            c41 = clamped(c41, lo, hi)
+            c50 = clamped(c50, lo, hi)
+            c51 = clamped(c51, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -833,8 +833,8 @@ private func kernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c00.replace(with: 0, where: c00 .< 0)
             c01.replace(with: 0, where: c01 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -930,10 +930,10 @@ private func kernel2x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c10.replace(with: 0, where: c10 .< 0)
             c11.replace(with: 0, where: c11 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c11 = clamped(c11, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -1058,12 +1058,12 @@ private func kernel3x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c20.replace(with: 0, where: c20 .< 0)
             c21.replace(with: 0, where: c21 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c11 = clamped(c11, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c21 = clamped(c21, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -1217,14 +1217,14 @@ private func kernel4x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b:
             c30.replace(with: 0, where: c30 .< 0)
             c31.replace(with: 0, where: c31 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c11 = clamped(c11, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c21 = clamped(c21, lo, hi)
+            c30 = clamped(c30, lo, hi)
+            c31 = clamped(c31, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -1392,12 +1392,12 @@ private func convKernel6x8(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: 
             c40.replace(with: 0, where: c40 .< 0)
             c50.replace(with: 0, where: c50 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c30 = clamped(c30, lo, hi)
+            c40 = clamped(c40, lo, hi)
+            c50 = clamped(c50, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c10.replace(with: c10 * lo, where: c10 .< 0)
@@ -1488,7 +1488,7 @@ private func convKernel1x8(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: 
         case Int32(DL_ACT_RELU):
             c00.replace(with: 0, where: c00 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c00 = clamped(c00, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
         default: break
@@ -1569,8 +1569,8 @@ private func convKernel2x8(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: 
             c00.replace(with: 0, where: c00 .< 0)
             c10.replace(with: 0, where: c10 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c10 = clamped(c10, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c10.replace(with: c10 * lo, where: c10 .< 0)
@@ -1671,9 +1671,9 @@ private func convKernel3x8(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: 
             c10.replace(with: 0, where: c10 .< 0)
             c20.replace(with: 0, where: c20 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c20 = clamped(c20, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c10.replace(with: c10 * lo, where: c10 .< 0)
@@ -1794,10 +1794,10 @@ private func convKernel4x8(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps: 
             c20.replace(with: 0, where: c20 .< 0)
             c30.replace(with: 0, where: c30 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c30 = clamped(c30, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c10.replace(with: c10 * lo, where: c10 .< 0)
@@ -1997,18 +1997,18 @@ private func convKernel6x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
             c50.replace(with: 0, where: c50 .< 0)
             c51.replace(with: 0, where: c51 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
-            c40.replace(with: lo, where: c40 .< lo); c40.replace(with: hi, where: c40 .> hi)
-            c41.replace(with: lo, where: c41 .< lo); c41.replace(with: hi, where: c41 .> hi)
-            c50.replace(with: lo, where: c50 .< lo); c50.replace(with: hi, where: c50 .> hi)
-            c51.replace(with: lo, where: c51 .< lo); c51.replace(with: hi, where: c51 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c11 = clamped(c11, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c21 = clamped(c21, lo, hi)
+            c30 = clamped(c30, lo, hi)
+            c31 = clamped(c31, lo, hi)
+            c40 = clamped(c40, lo, hi)
+            c41 = clamped(c41, lo, hi)
+            c50 = clamped(c50, lo, hi)
+            c51 = clamped(c51, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -2126,8 +2126,8 @@ private func convKernel1x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
             c00.replace(with: 0, where: c00 .< 0)
             c01.replace(with: 0, where: c01 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -2227,10 +2227,10 @@ private func convKernel2x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
             c10.replace(with: 0, where: c10 .< 0)
             c11.replace(with: 0, where: c11 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c11 = clamped(c11, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -2360,12 +2360,12 @@ private func convKernel3x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
             c20.replace(with: 0, where: c20 .< 0)
             c21.replace(with: 0, where: c21 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c11 = clamped(c11, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c21 = clamped(c21, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -2525,14 +2525,14 @@ private func convKernel4x16(_ ptrs: UnsafePointer<UnsafePointer<Float>>, _ taps:
             c30.replace(with: 0, where: c30 .< 0)
             c31.replace(with: 0, where: c31 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
-            c10.replace(with: lo, where: c10 .< lo); c10.replace(with: hi, where: c10 .> hi)
-            c11.replace(with: lo, where: c11 .< lo); c11.replace(with: hi, where: c11 .> hi)
-            c20.replace(with: lo, where: c20 .< lo); c20.replace(with: hi, where: c20 .> hi)
-            c21.replace(with: lo, where: c21 .< lo); c21.replace(with: hi, where: c21 .> hi)
-            c30.replace(with: lo, where: c30 .< lo); c30.replace(with: hi, where: c30 .> hi)
-            c31.replace(with: lo, where: c31 .< lo); c31.replace(with: hi, where: c31 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
+            c10 = clamped(c10, lo, hi)
+            c11 = clamped(c11, lo, hi)
+            c20 = clamped(c20, lo, hi)
+            c21 = clamped(c21, lo, hi)
+            c30 = clamped(c30, lo, hi)
+            c31 = clamped(c31, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)
@@ -2662,7 +2662,7 @@ private func gemvKernel1x8(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _
         case Int32(DL_ACT_RELU):
             c00.replace(with: 0, where: c00 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
+            c00 = clamped(c00, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
         default: break
@@ -2765,8 +2765,8 @@ private func gemvKernel1x16(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
             c00.replace(with: 0, where: c00 .< 0)
             c01.replace(with: 0, where: c01 .< 0)
         case Int32(DL_ACT_CLAMP):
-            c00.replace(with: lo, where: c00 .< lo); c00.replace(with: hi, where: c00 .> hi)
-            c01.replace(with: lo, where: c01 .< lo); c01.replace(with: hi, where: c01 .> hi)
+            c00 = clamped(c00, lo, hi)
+            c01 = clamped(c01, lo, hi)
         case Int32(DL_ACT_LEAKY):
             c00.replace(with: c00 * lo, where: c00 .< 0)
             c01.replace(with: c01 * lo, where: c01 .< 0)

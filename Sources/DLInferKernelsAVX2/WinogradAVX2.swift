@@ -26,7 +26,7 @@ private func winogradFinish(_ value: V, _ y: UnsafeMutablePointer<Float>, _ pixe
     if let residual { r += full ? load(residual + at) : partial(residual + at, lanes) }
     switch act {
     case Int32(DL_ACT_RELU): r.replace(with: 0, where: r .< 0)
-    case Int32(DL_ACT_CLAMP): r.replace(with: lo, where: r .< lo); r.replace(with: hi, where: r .> hi)
+    case Int32(DL_ACT_CLAMP): r = clamped(r, lo, hi)
     case Int32(DL_ACT_LEAKY): r.replace(with: r * lo, where: r .< 0)
     default: break
     }

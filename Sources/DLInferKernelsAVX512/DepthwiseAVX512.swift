@@ -273,7 +273,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -286,7 +286,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -299,7 +299,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -312,7 +312,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -325,7 +325,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -338,7 +338,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -351,7 +351,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -364,7 +364,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -422,7 +422,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -435,7 +435,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -448,7 +448,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -461,7 +461,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                             if let residual { v += load(residual + (pixel * ldr + c0)) }
                             switch act {
                             case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                            case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                            case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                             case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                             default: break
                             }
@@ -508,7 +508,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                     }
                     switch act {
                     case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                    case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                    case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                     case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                     default: break
                     }
@@ -541,7 +541,7 @@ public func avx512Depthwise(_ d: UnsafePointer<dl_dwconv>, _ epilogue: UnsafePoi
                     }
                     switch act {
                     case Int32(DL_ACT_RELU): v.replace(with: 0, where: v .< 0)
-                    case Int32(DL_ACT_CLAMP): v.replace(with: lo, where: v .< lo); v.replace(with: hi, where: v .> hi)
+                    case Int32(DL_ACT_CLAMP): v = clamped(v, lo, hi)
                     case Int32(DL_ACT_LEAKY): v.replace(with: v * lo, where: v .< 0)
                     default: break
                     }

@@ -15,3 +15,7 @@ typealias V = SIMD16<Float>
 
 /// Stores the first `count` lanes of v at p (one masked store).
 @inline(__always) func storePartial(_ v: V, _ p: UnsafeMutablePointer<Float>, _ count: Int) { dl_store_first16(p, v, Int64(count)) }
+
+/// v held to [lo, hi] where it is ordered: lo where v < lo, hi where v > hi, else v (a NaN stays),
+/// one max and one min (see dl_max16).
+@inline(__always) func clamped(_ v: V, _ lo: V, _ hi: V) -> V { dl_min16(hi, dl_max16(lo, v)) }

@@ -23,6 +23,12 @@ static inline __attribute__((always_inline)) __m512 dl_load_first16(const float 
 static inline __attribute__((always_inline)) void dl_store_first16(float *p, __m512 v, int64_t n) {
     _mm512_mask_storeu_ps(p, dl_mask16(n), v);
 }
+/* max/min with x86's rule, the second operand where either is NaN or both are zero: dl_max16(lo, v)
+ * is exactly "v, or lo where v < lo" (a NaN stays), in one instruction. The compiler finds that
+ * for a select only where it can see both operands are the same values, which it did not in
+ * every kernel (the depthwise one compared and blended, twice per clamp). */
+static inline __attribute__((always_inline)) __m512 dl_max16(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
+static inline __attribute__((always_inline)) __m512 dl_min16(__m512 a, __m512 b) { return _mm512_min_ps(a, b); }
 #endif
 
 #if defined(__AVX2__)
@@ -36,6 +42,9 @@ static inline __attribute__((always_inline)) __m256 dl_load_first8(const float *
 static inline __attribute__((always_inline)) void dl_store_first8(float *p, __m256 v, int64_t n) {
     _mm256_maskstore_ps(p, dl_mask8(n), v);
 }
+/* See dl_max16. */
+static inline __attribute__((always_inline)) __m256 dl_max8(__m256 a, __m256 b) { return _mm256_max_ps(a, b); }
+static inline __attribute__((always_inline)) __m256 dl_min8(__m256 a, __m256 b) { return _mm256_min_ps(a, b); }
 #endif
 
 #endif

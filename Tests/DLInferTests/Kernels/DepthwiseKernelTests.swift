@@ -74,4 +74,58 @@ import Testing
             }
         }
     }
+
+    /// NaN and infinite inputs through each path (eight, four and one pixel, the edges) with a
+    /// clamp (ReLU6) and a ReLU: a NaN stays NaN, an infinity ends at the bound it passes, as in
+    /// the reference (ClampFn keeps NaN). A max/min with the operands swapped would turn the NaNs
+    /// into 0 or 6 and fail here.
+    @Test("clamp and ReLU keep NaN and hold infinities at the bounds, at every tier", arguments: [cases[8], cases[9]])
+    func specialValuesThroughActivations(_ t: Case) throws {
+        var rng = SplitMix(seed: 4242)
+        var x = (0..<(t.h * t.w * t.c)).map { _ in rng.uniform() }
+        // Every 7th value of every 5th pixel: NaN, +inf or -inf in turn.
+        let specials: [Float] = [.nan, .infinity, -.infinity]
+        var s = 0
+        for i in stride(from: 0, to: x.count, by: 5 * t.c + 7) { x[i] = specials[s % 3]; s += 1 }
+        let kernel = (0..<(t.k * t.k * t.c)).map { _ in 0.1 + abs(rng.uniform()) }   // positive: infinities keep their sign
+        let window = Window(rank: 2, kh: t.k, kw: t.k, sh: t.stride, sw: t.stride, dh: 1, dw: 1, padding: t.padding)
+        let (gh, gw) = try window.geometry(h: t.h, w: t.w)
+        let count = gh.output * gw.output * t.c
+        let padded = try paddedBias([Float](repeating: 0.25, count: t.c), panelWidth: 64)
+        for act in [Activation.relu6, .relu] {
+            var want = [Float](repeating: 0, count: count)
+            x.withUnsafeBufferPointer { xp in
+                kernel.withUnsafeBufferPointer { kp in
+                    want.withUnsafeMutableBufferPointer { wp in
+                        depthwiseConv(xp.baseAddress!, channels: t.c, multiplier: 1, h: gh, w: gw, kernel: kp.baseAddress!, out: wp.baseAddress!)
+                        applyEpilogue(EpilogueArgs(bias: UnsafePointer(padded.pointer), residual: nil, activation: act),
+                                      wp.baseAddress!, rows: gh.output * gw.output, cols: t.c, ldc: t.c, math: nil)
+                    }
+                }
+            }
+            #expect(want.contains { $0.isNaN } && want.contains(6) == (act == .relu6) && want.contains(.infinity) == (act == .relu))
+            for tier in ISATier.supported {
+                var got = [Float](repeating: 0, count: count)
+                let r = act.registerEpilogue!
+                x.withUnsafeBufferPointer { xp in
+                    kernel.withUnsafeBufferPointer { kp in
+                        got.withUnsafeMutableBufferPointer { gp in
+                            var d = dl_dwconv(input: xp.baseAddress!, weights: kp.baseAddress!, output: gp.baseAddress!,
+                                              h: Int64(t.h), w: Int64(t.w), c: Int64(t.c), oh: Int64(gh.output), ow: Int64(gw.output),
+                                              kh: Int64(t.k), kw: Int64(t.k), sh: Int64(t.stride), sw: Int64(t.stride),
+                                              dh: 1, dw: 1, pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
+                            var e = dl_epilogue(bias: UnsafePointer(padded.pointer), residual: nil, ld_residual: 0,
+                                                activation: r.code, lo: r.lo, hi: r.hi, flags: 0)
+                            KernelTable.make(tier).depthwise(&d, &e, 0, gh.output)
+                        }
+                    }
+                }
+                let bad = zip(got, want).enumerated().first { e in
+                    let (g, w) = e.element
+                    return !(g == w || (g.isNaN && w.isNaN) || abs(g - w) <= 1e-5)
+                }
+                #expect(bad == nil, "\(tier) \(t) \(act): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
+            }
+        }
+    }
 }
