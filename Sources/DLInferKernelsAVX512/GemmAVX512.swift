@@ -7077,8 +7077,8 @@ private func gemvKernel1x64(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, 
 /// on 1600 FMA latencies in a row).
 /// The whole-tile case calls its kernel straight from the driver's loop: through the dispatch
 /// (a switch the compiler kept out of line) each tile paid a second call, whose argument stores
-/// waited behind the tile's own stores of C (a 600 x 64 GEMM in L2 at K = 16: 139 -> 156 GFLOP/s,
-/// K = 64: 167 -> 173).
+/// waited behind the tile's own stores of C (a 600 x 64 GEMM in L2 at K = 16: 136 -> 151 GFLOP/s,
+/// K = 64: 166 -> 171).
 @inline(__always)
 private func tile(_ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ kc: Int,
                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool,
