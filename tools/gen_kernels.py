@@ -146,15 +146,19 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
                 w(indent + "if %d < rows {" % r)
                 for l in lines: w(indent + "    " + l)
                 w(indent + "}")
+    def add_rows(indent, base, ld):
+        """acc += the tile's rows of the matrix at `base` (leading dimension `ld`)."""
+        w(indent + "if whole {")
+        for r in range(mr):
+            for j in range(nv):
+                w(indent + "    %s += load(%s + %d * %s + %d)" % (acc[r][j], base, r, ld, j * lanes))
+        w(indent + "} else {")
+        guarded(indent + "    ", lambda r: ["%s += full ? load(%s + %d * %s + %d) : partial(%s + %d * %s + %d, cols - %d)"
+                                              % (acc[r][j], base, r, ld, j * lanes, base, r, ld, j * lanes, j * lanes) for j in range(nv)])
+        w(indent + "}")
     w("    let whole = full && rows == %d" % mr)
     w("    if accumulate {")
-    w("        if whole {")
-    for r in range(mr):
-        for j in range(nv):
-            w("            %s += load(c + %d * ldc + %d)" % (acc[r][j], r, j * lanes))
-    w("        } else {")
-    guarded("            ", lambda r: ["%s += full ? load(c + %d * ldc + %d) : partial(c + %d * ldc + %d, cols - %d)" % (acc[r][j], r, j * lanes, r, j * lanes, j * lanes) for j in range(nv)])
-    w("        }")
+    add_rows("        ", "c", "ldc")
     w("    }")
     w("    if ep != nil {")
     for r in range(mr):
@@ -162,13 +166,7 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
             w("        %s += bias%d" % (acc[r][j], j))
     w("        if let residual {")
     w("            let rr = residual + row0 * ldr + col0")
-    w("            if whole {")
-    for r in range(mr):
-        for j in range(nv):
-            w("                %s += load(rr + %d * ldr + %d)" % (acc[r][j], r, j * lanes))
-    w("            } else {")
-    guarded("                ", lambda r: ["%s += full ? load(rr + %d * ldr + %d) : partial(rr + %d * ldr + %d, cols - %d)" % (acc[r][j], r, j * lanes, r, j * lanes, j * lanes) for j in range(nv)])
-    w("            }")
+    add_rows("            ", "rr", "ldr")
     w("        }")
     w("        switch act {")
     w("        case Int32(DL_ACT_RELU):")

@@ -25,6 +25,49 @@ import Testing
         Case(h: 6, w: 43, c: 16, k: 3, stride: 2, dilation: 1, padding: .same),
     ]
 
+    /// The reference loop (depthwiseConv, then the epilogue) on the case's input.
+    static func reference(_ t: Case, _ x: [Float], _ kernel: [Float], bias: AlignedBuffer, residual: [Float]?,
+                          _ act: Activation, _ gh: AxisGeometry, _ gw: AxisGeometry) -> [Float] {
+        var want = [Float](repeating: 0, count: gh.output * gw.output * t.c)
+        x.withUnsafeBufferPointer { xp in
+            kernel.withUnsafeBufferPointer { kp in
+                want.withUnsafeMutableBufferPointer { wp in
+                    depthwiseConv(xp.baseAddress!, channels: t.c, multiplier: 1, h: gh, w: gw, kernel: kp.baseAddress!, out: wp.baseAddress!)
+                    (residual ?? []).withUnsafeBufferPointer { rp in
+                        applyEpilogue(EpilogueArgs(bias: UnsafePointer(bias.pointer), residual: residual == nil ? nil : rp.baseAddress!, activation: act),
+                                      wp.baseAddress!, rows: gh.output * gw.output, cols: t.c, ldc: t.c, math: nil)
+                    }
+                }
+            }
+        }
+        return want
+    }
+
+    /// One tier's depthwise kernel on the case's input, in two row ranges as threads split them.
+    static func run(_ tier: ISATier, _ t: Case, _ x: [Float], _ kernel: [Float], bias: AlignedBuffer, residual: [Float]?,
+                    _ act: Activation, _ gh: AxisGeometry, _ gw: AxisGeometry) -> [Float] {
+        var got = [Float](repeating: .nan, count: gh.output * gw.output * t.c)
+        let r = act.registerEpilogue!
+        x.withUnsafeBufferPointer { xp in
+            kernel.withUnsafeBufferPointer { kp in
+                (residual ?? []).withUnsafeBufferPointer { rp in
+                    got.withUnsafeMutableBufferPointer { gp in
+                        var d = dl_dwconv(input: xp.baseAddress!, weights: kp.baseAddress!, output: gp.baseAddress!,
+                                          h: Int64(t.h), w: Int64(t.w), c: Int64(t.c), oh: Int64(gh.output), ow: Int64(gw.output),
+                                          kh: Int64(t.k), kw: Int64(t.k), sh: Int64(t.stride), sw: Int64(t.stride),
+                                          dh: Int64(t.dilation), dw: Int64(t.dilation), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
+                        var e = dl_epilogue(bias: UnsafePointer(bias.pointer), residual: residual == nil ? nil : rp.baseAddress!,
+                                            ld_residual: residual == nil ? 0 : t.c, activation: r.code, lo: r.lo, hi: r.hi, flags: 0)
+                        let half = gh.output / 2
+                        KernelTable.make(tier).depthwise(&d, &e, 0, half)
+                        KernelTable.make(tier).depthwise(&d, &e, half, gh.output)
+                    }
+                }
+            }
+        }
+        return got
+    }
+
     @Test("every tier matches the reference", arguments: cases)
     func tiersMatchReference(_ t: Case) throws {
         var rng = SplitMix(seed: UInt64(t.h * 7919 + t.w * 104729 + t.c * 31 + t.k))
@@ -37,38 +80,9 @@ import Testing
         let residual = (0..<count).map { _ in rng.uniform() }
         let padded = try paddedBias(bias, panelWidth: 64)
         for act in [Activation.linear, .relu6, .leakyRelu(slope: 0.2)] {
-            var want = [Float](repeating: 0, count: count)
-            x.withUnsafeBufferPointer { xp in
-                kernel.withUnsafeBufferPointer { kp in
-                    want.withUnsafeMutableBufferPointer { wp in
-                        depthwiseConv(xp.baseAddress!, channels: t.c, multiplier: 1, h: gh, w: gw, kernel: kp.baseAddress!, out: wp.baseAddress!)
-                        residual.withUnsafeBufferPointer { rp in
-                            applyEpilogue(EpilogueArgs(bias: UnsafePointer(padded.pointer), residual: rp.baseAddress!, activation: act),
-                                          wp.baseAddress!, rows: gh.output * gw.output, cols: t.c, ldc: t.c, math: nil)
-                        }
-                    }
-                }
-            }
+            let want = Self.reference(t, x, kernel, bias: padded, residual: residual, act, gh, gw)
             for tier in ISATier.supported {
-                var got = [Float](repeating: .nan, count: count)
-                let r = act.registerEpilogue!
-                x.withUnsafeBufferPointer { xp in
-                    kernel.withUnsafeBufferPointer { kp in
-                        residual.withUnsafeBufferPointer { rp in
-                            got.withUnsafeMutableBufferPointer { gp in
-                                var d = dl_dwconv(input: xp.baseAddress!, weights: kp.baseAddress!, output: gp.baseAddress!,
-                                                  h: Int64(t.h), w: Int64(t.w), c: Int64(t.c), oh: Int64(gh.output), ow: Int64(gw.output),
-                                                  kh: Int64(t.k), kw: Int64(t.k), sh: Int64(t.stride), sw: Int64(t.stride),
-                                                  dh: Int64(t.dilation), dw: Int64(t.dilation), pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
-                                var e = dl_epilogue(bias: UnsafePointer(padded.pointer), residual: rp.baseAddress!, ld_residual: t.c,
-                                                    activation: r.code, lo: r.lo, hi: r.hi, flags: 0)
-                                let half = gh.output / 2   // two row ranges, as threads will split them
-                                KernelTable.make(tier).depthwise(&d, &e, 0, half)
-                                KernelTable.make(tier).depthwise(&d, &e, half, gh.output)
-                            }
-                        }
-                    }
-                }
+                let got = Self.run(tier, t, x, kernel, bias: padded, residual: residual, act, gh, gw)
                 let bad = zip(got, want).enumerated().first { !(abs($0.element.0 - $0.element.1) <= 1e-5) }
                 #expect(bad == nil, "\(tier) \(t) \(act): element \(bad?.offset ?? -1) is \(bad?.element.0 ?? 0), want \(bad?.element.1 ?? 0)")
             }
@@ -90,36 +104,12 @@ import Testing
         let kernel = (0..<(t.k * t.k * t.c)).map { _ in 0.1 + abs(rng.uniform()) }   // positive: infinities keep their sign
         let window = Window(rank: 2, kh: t.k, kw: t.k, sh: t.stride, sw: t.stride, dh: 1, dw: 1, padding: t.padding)
         let (gh, gw) = try window.geometry(h: t.h, w: t.w)
-        let count = gh.output * gw.output * t.c
         let padded = try paddedBias([Float](repeating: 0.25, count: t.c), panelWidth: 64)
         for act in [Activation.relu6, .relu] {
-            var want = [Float](repeating: 0, count: count)
-            x.withUnsafeBufferPointer { xp in
-                kernel.withUnsafeBufferPointer { kp in
-                    want.withUnsafeMutableBufferPointer { wp in
-                        depthwiseConv(xp.baseAddress!, channels: t.c, multiplier: 1, h: gh, w: gw, kernel: kp.baseAddress!, out: wp.baseAddress!)
-                        applyEpilogue(EpilogueArgs(bias: UnsafePointer(padded.pointer), residual: nil, activation: act),
-                                      wp.baseAddress!, rows: gh.output * gw.output, cols: t.c, ldc: t.c, math: nil)
-                    }
-                }
-            }
+            let want = Self.reference(t, x, kernel, bias: padded, residual: nil, act, gh, gw)
             #expect(want.contains { $0.isNaN } && want.contains(6) == (act == .relu6) && want.contains(.infinity) == (act == .relu))
             for tier in ISATier.supported {
-                var got = [Float](repeating: 0, count: count)
-                let r = act.registerEpilogue!
-                x.withUnsafeBufferPointer { xp in
-                    kernel.withUnsafeBufferPointer { kp in
-                        got.withUnsafeMutableBufferPointer { gp in
-                            var d = dl_dwconv(input: xp.baseAddress!, weights: kp.baseAddress!, output: gp.baseAddress!,
-                                              h: Int64(t.h), w: Int64(t.w), c: Int64(t.c), oh: Int64(gh.output), ow: Int64(gw.output),
-                                              kh: Int64(t.k), kw: Int64(t.k), sh: Int64(t.stride), sw: Int64(t.stride),
-                                              dh: 1, dw: 1, pad_top: Int64(gh.padBefore), pad_left: Int64(gw.padBefore))
-                            var e = dl_epilogue(bias: UnsafePointer(padded.pointer), residual: nil, ld_residual: 0,
-                                                activation: r.code, lo: r.lo, hi: r.hi, flags: 0)
-                            KernelTable.make(tier).depthwise(&d, &e, 0, gh.output)
-                        }
-                    }
-                }
+                let got = Self.run(tier, t, x, kernel, bias: padded, residual: nil, act, gh, gw)
                 let bad = zip(got, want).enumerated().first { e in
                     let (g, w) = e.element
                     return !(g == w || (g.isNaN && w.isNaN) || abs(g - w) <= 1e-5)
