@@ -25,9 +25,11 @@ struct Latency {
 }
 
 /// Per-op times of profiled runs, one sample per op and run: each op's fastest run shows what its
-/// kernel does undisturbed (the way the FMA peak it is set against is a best too), its median run
-/// what a typical run spends there. On a shared host a neighbour's burst lands on a few ops of a
-/// few runs and moves neither.
+/// kernel does undisturbed (the way the FMA peak it is set against is a best too, of two checks
+/// per run), its median run what a typical run spends there. On a shared host a neighbour's burst
+/// lands on a few ops of a few runs and moves neither. The host's clock moves too, so each run's
+/// ops are also set against the mean of that run's own two checks: the median of those ratios is
+/// the kernel's share of the peak at whatever clock the core had.
 struct Profile {
     struct Op {
         let label: String
@@ -35,6 +37,8 @@ struct Profile {
         let flopsPerRun: Double
         /// Its fastest and its median run, seconds.
         let best: Double, median: Double
+        /// The median over runs of its GFLOP/s divided by the FMA peak checked around the same run.
+        let medianOfRunPeak: Double?
 
         func gflops(_ seconds: Double) -> Double? { flopsPerRun > 0 && seconds > 0 ? flopsPerRun / seconds / 1e9 : nil }
         /// Convolutions and dense layers: the gemm-bound kernels.
@@ -48,22 +52,29 @@ struct Profile {
         private var keys: [String] = []
         private var entries: [String: ProfileEntry] = [:]
         private var seconds: [String: [Double]] = [:]
+        private var ofRunPeak: [String: [Double]] = [:]
         private(set) var runs = 0
+        private(set) var peakChecks: [Double] = []
 
-        mutating func add(_ run: [ProfileEntry]) {
+        /// One run's entries and the FMA peak (GFLOP/s) checked around it.
+        mutating func add(_ run: [ProfileEntry], peakChecks checks: [Double]) {
+            peakChecks += checks
+            let runPeak = checks.isEmpty ? 0 : checks.reduce(0, +) / Double(checks.count)
             for e in run {
                 let key = e.op + "\u{1}" + e.layers.joined(separator: "\u{1}")
                 if entries[key] == nil { keys.append(key); entries[key] = e }
-                seconds[key, default: []].append(e.seconds / Double(Swift.max(e.runs, 1)))
+                let s = e.seconds / Double(Swift.max(e.runs, 1))
+                seconds[key, default: []].append(s)
+                if e.flopsPerRun > 0 && s > 0 && runPeak > 0 { ofRunPeak[key, default: []].append(e.flopsPerRun / s / 1e9 / runPeak) }
             }
             runs += 1
         }
 
         var ops: [Op] {
             keys.map { key in
-                let e = entries[key]!, sorted = seconds[key]!.sorted()
+                let e = entries[key]!, sorted = seconds[key]!.sorted(), ratios = ofRunPeak[key]?.sorted()
                 return Op(label: e.op, layers: e.layers, flopsPerRun: e.flopsPerRun, best: sorted[0],
-                          median: Latency.percentile(sorted, 0.5))
+                          median: Latency.percentile(sorted, 0.5), medianOfRunPeak: ratios.map { Latency.percentile($0, 0.5) })
             }
         }
     }
@@ -71,17 +82,17 @@ struct Profile {
     let runs: Int
     /// Slowest (median) first.
     let ops: [Op]
-    /// The measured single-thread FMA peak of the kernel tier (GFLOP/s), for the "% peak" columns.
-    var peakGflops: Double?
+    /// The measured single-thread FMA peak of the kernel tier (GFLOP/s): the best of `peakChecks`.
+    let peakGflops: Double?
+    let peakChecks: Int
     /// Sums over the ops of their median and of their fastest runs.
     let medianSecondsPerRun, bestSecondsPerRun: Double
     let gemmMedianSeconds, gemmBestSeconds, gemmFlops: Double
 
-    /// The peak is measured this many times, spread over the profiled runs (see `profile` in main.swift).
-    static let peakChecks = 5
-
     init(_ samples: Samples) {
         runs = samples.runs
+        peakChecks = samples.peakChecks.count
+        peakGflops = samples.peakChecks.max().flatMap { $0 > 0 ? $0 : nil }
         ops = samples.ops.sorted { $0.median > $1.median }
         medianSecondsPerRun = ops.reduce(0) { $0 + $1.median }
         bestSecondsPerRun = ops.reduce(0) { $0 + $1.best }
@@ -100,6 +111,11 @@ struct Profile {
     func percentOfPeak(_ gflops: Double?, threads: Int) -> Double? {
         guard let gflops, let peak = peakGflops, peak > 0 else { return nil }
         return 100 * gflops / Double(Swift.max(threads, 1)) / peak
+    }
+
+    /// The median over runs of the op's GFLOP/s per thread as a percent of its run's own peak checks.
+    func percentOfRunPeak(_ op: Op, threads: Int) -> Double? {
+        op.medianOfRunPeak.map { 100 * $0 / Double(Swift.max(threads, 1)) }
     }
 }
 
@@ -153,17 +169,18 @@ extension Results {
         }
         var lines = ["", "profile      \(p.runs) runs of a separate profiling session, each op timed in each; per op its fastest run "
                          + "(best) and its median run; slowest op (median) first; share of the median total",
-                     "rank  \(pad("op", opWidth))  best ms  median ms   share  GFLOP/s   %peak  %peak at median  layers"]
+                     "rank  \(pad("op", opWidth))  best ms  median ms   share  GFLOP/s   %peak  %run peak, median  layers"]
         if let peak = p.peakGflops {
             lines.insert("peak         \(fixed(peak, 1)) GFLOP/s per thread (measured: independent FMA chains at this tier, best of "
-                         + "\(Profile.peakChecks) checks spread over the runs); GFLOP/s and %peak at the op's best run, %peak = "
-                         + "GFLOP/s / threads / peak; Winograd ops count direct-convolution FLOPs", at: 1)
+                         + "\(p.peakChecks) checks, one just before and one just after each run); GFLOP/s and %peak at the op's best run, "
+                         + "%peak = GFLOP/s / threads / peak; %run peak: each run's GFLOP/s / threads against the mean of that run's two "
+                         + "checks (the core's clock then), median over the runs; Winograd ops count direct-convolution FLOPs", at: 1)
         }
         for (i, op) in p.ops.enumerated() {
             lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.best * 1000, 3), 9)
                          + padLeft(fixed(op.median * 1000, 3), 11) + padLeft(fixed(p.share(op.median), 1) + "%", 8)
                          + padLeft(op.gflops(op.best).map { fixed($0, 1) } ?? "", 9) + padLeft(percent(op.best, of: op), 8)
-                         + padLeft(percent(op.median, of: op), 17) + "  " + truncated(op.layers.joined(separator: ", "), 60))
+                         + padLeft(p.percentOfRunPeak(op, threads: threads).map { fixed($0, 0) + "%" } ?? "", 19) + "  " + truncated(op.layers.joined(separator: ", "), 60))
         }
         let gemmRates = [p.gemmGflops(p.gemmBestSeconds), p.gemmGflops(p.gemmMedianSeconds)]
         lines += [
@@ -298,12 +315,14 @@ extension Results {
             ("gemm_conv_gflops_best", .number(p.gemmGflops(p.gemmBestSeconds))),
             ("gemm_conv_gflops_median", .number(p.gemmGflops(p.gemmMedianSeconds))),
             ("peak_gflops_per_thread", .number(p.peakGflops)),
+            ("peak_checks", .int(p.peakChecks)),
             ("ops", .array(p.ops.enumerated().map { i, op in
                 .object([("rank", .int(i + 1)), ("op", .string(op.label)), ("ms_best", .number(op.best * 1000)),
                          ("ms_median", .number(op.median * 1000)), ("share_percent", .number(p.share(op.median))),
                          ("gflops_best", .number(op.gflops(op.best))), ("gflops_median", .number(op.gflops(op.median))),
                          ("percent_peak_best", .number(p.percentOfPeak(op.gflops(op.best), threads: threads))),
                          ("percent_peak_median", .number(p.percentOfPeak(op.gflops(op.median), threads: threads))),
+                         ("percent_run_peak_median", .number(p.percentOfRunPeak(op, threads: threads))),
                          ("layers", .array(op.layers.map { .string($0) }))])
             })),
         ])

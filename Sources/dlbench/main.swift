@@ -185,25 +185,23 @@ func benchmark(_ options: Options) throws -> Results {
 }
 
 /// A separate pass with a profiling session, so its per-op clock reads stay out of the latency
-/// figures. Every run is one sample per op (see `Profile`); the FMA peak is measured at
-/// `Profile.peakChecks` points spread over the runs and the best kept, so a fast run is not set
-/// against a peak measured in a slow moment.
+/// figures. Every run is one sample per op (see `Profile`). The FMA peak is checked just before
+/// and just after every run: the clock of a shared host moves from second to second (the checks
+/// here spread over 130-230 GFLOP/s), so each op's best run is set against the best of as many
+/// checks, and each run's ops also against that run's own checks.
 func profile(_ model: Model, _ inputs: BoundInputs, runs: Int, warmup: Int, threads: Int, perRunEstimate: Double) throws -> Profile {
     let session = try Session(model: model, options: SessionOptions(profile: true, threads: threads))
     for _ in 0..<max(warmup, 1) { try inputs.run(session) }
-    let count = max(runs, 1), checks = min(Profile.peakChecks, count)
     var samples = Profile.Samples()
-    var peak = 0.0
-    _ = try timedRuns(RunLimit(runs: count, seconds: .infinity), expectedSeconds: Double(count) * perRunEstimate, label: "profiling") {
-        let run = samples.runs
+    _ = try timedRuns(RunLimit(runs: max(runs, 1), seconds: .infinity), expectedSeconds: Double(max(runs, 1)) * perRunEstimate,
+                      label: "profiling") {
         session.resetProfile()
+        let before = measuredPeakGflops()
         try inputs.run(session)
-        samples.add(session.profile())
-        if (run + 1) * checks / count > run * checks / count { peak = max(peak, measuredPeakGflops()) }
+        let after = measuredPeakGflops()
+        samples.add(session.profile(), peakChecks: [before, after])
     }
-    var result = Profile(samples)
-    result.peakGflops = peak
-    return result
+    return Profile(samples)
 }
 
 do {

@@ -61,11 +61,16 @@ def test_dlbench_json_report():
     medians = [op["ms_median"] for op in ops]
     assert medians == sorted(medians, reverse=True)
     assert all(0 < op["ms_best"] <= op["ms_median"] for op in ops)
-    assert profile["peak_gflops_per_thread"] > 0
+    # The peak is checked before and after every run; it is the best of those checks.
+    assert profile["peak_gflops_per_thread"] > 0 and profile["peak_checks"] == 10
     for op in ops:
         if op["gflops_best"] is not None:
             assert op["gflops_best"] >= op["gflops_median"] > 0
             assert op["percent_peak_best"] == pytest.approx(100 * op["gflops_best"] / profile["peak_gflops_per_thread"], rel=1e-4)
+            # Against each run's own checks (none above the best), so never below the global figure.
+            assert op["percent_run_peak_median"] >= op["percent_peak_median"] * (1 - 1e-4) > 0
+        else:
+            assert op["percent_run_peak_median"] is None
     assert any(op["gflops_best"] for op in ops if op["op"].startswith("conv2d"))
     # The JSON prints 6 significant digits, so a sum may differ from its total by half a unit of
     # the last digit of each figure.
