@@ -180,7 +180,8 @@ extension Results {
             lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.best * 1000, 3), 9)
                          + padLeft(fixed(op.median * 1000, 3), 11) + padLeft(fixed(p.share(op.median), 1) + "%", 8)
                          + padLeft(op.gflops(op.best).map { fixed($0, 1) } ?? "", 9) + padLeft(percent(op.best, of: op), 8)
-                         + padLeft(p.percentOfRunPeak(op, threads: threads).map { fixed($0, 0) + "%" } ?? "", 19) + "  " + truncated(op.layers.joined(separator: ", "), 60))
+                         + padLeft(p.percentOfRunPeak(op, threads: threads).map { fixed($0, 0) + "%" } ?? "", 19)
+                         + "  " + truncated(op.layers.joined(separator: ", "), 60))
         }
         let gemmRates = [p.gemmGflops(p.gemmBestSeconds), p.gemmGflops(p.gemmMedianSeconds)]
         lines += [

@@ -12,22 +12,18 @@ func scalarFmaProbe(_ iterations: Int, _ sink: UnsafeMutablePointer<Float>) {
     sink[0] = a.0 + a.1 + a.2 + a.3 + a.4 + a.5 + a.6 + a.7 + a.8 + a.9 + a.10 + a.11
 }
 
-/// The measured single-thread floating-point peak of the active kernel tier, in GFLOP/s: the best
-/// of `checks` runs of 12 independent FMA chains (no memory traffic), each about 0.4 ms at 3 GHz
-/// at the vector tiers. What `dlbench --profile` compares each op's GFLOP/s with.
-public func measuredPeakGflops(checks: Int = 1) -> Double {
+/// The single-thread floating-point peak of the active kernel tier as measured now, in GFLOP/s:
+/// 12 independent FMA chains (no memory traffic) for about 0.4 ms at 3 GHz at the vector tiers.
+/// What `dlbench --profile` compares each op's GFLOP/s with (it checks before and after each run).
+public func measuredPeakGflops() -> Double {
     guard case .success(let table) = KernelTable.active else { return 0 }
     let iterations = 200_000
-    var best = 0.0
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { sink in
-        for _ in 0..<max(checks, 1) {
-            var t0 = timespec(), t1 = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &t0)
-            table.fmaProbe(iterations, sink.baseAddress!)
-            clock_gettime(CLOCK_MONOTONIC, &t1)
-            let seconds = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
-            if seconds > 0 { best = max(best, Double(iterations) * 12 * Double(table.lanes) * 2 / seconds / 1e9) }
-        }
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { sink in
+        var t0 = timespec(), t1 = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t0)
+        table.fmaProbe(iterations, sink.baseAddress!)
+        clock_gettime(CLOCK_MONOTONIC, &t1)
+        let seconds = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+        return seconds > 0 ? Double(iterations) * 12 * Double(table.lanes) * 2 / seconds / 1e9 : 0
     }
-    return best
 }
