@@ -189,7 +189,8 @@ def kernel(name, lanes, nv, mr, panel, indirect=False, splits=1):
         for j in range(nv):
             w("        store(%s, c + %d * ldc + %d)" % (acc[r][j], r, j * lanes))
     w("    } else {")
-    guarded("        ", lambda r: ["if full { store(%s, c + %d * ldc + %d) } else { storePartial(%s, c + %d * ldc + %d, cols - %d) }" % (acc[r][j], r, j * lanes, acc[r][j], r, j * lanes, j * lanes) for j in range(nv)])
+    guarded("        ", lambda r: ["if full { store(%s, c + %d * ldc + %d) } else { storePartial(%s, c + %d * ldc + %d, cols - %d) }"
+                                      % (acc[r][j], r, j * lanes, acc[r][j], r, j * lanes, j * lanes) for j in range(nv)])
     w("    }")
     w("}")
     return "\n".join(out)

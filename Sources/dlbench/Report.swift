@@ -164,9 +164,7 @@ extension Results {
 
     private func profileText(_ p: Profile) -> [String] {
         let opWidth = max(2, p.ops.map(\.label.count).max() ?? 0)
-        func percent(_ seconds: Double, of op: Profile.Op) -> String {
-            p.percentOfPeak(op.gflops(seconds), threads: threads).map { fixed($0, 0) + "%" } ?? ""
-        }
+        func percent(_ x: Double?) -> String { x.map { fixed($0, 0) + "%" } ?? "" }
         var lines = ["", "profile      \(p.runs) runs of a separate profiling session, each op timed in each; per op its fastest run "
                          + "(best) and its median run; slowest op (median) first; share of the median total",
                      "rank  \(pad("op", opWidth))  best ms  median ms   share  GFLOP/s   %peak  %run peak, median  layers"]
@@ -179,8 +177,8 @@ extension Results {
         for (i, op) in p.ops.enumerated() {
             lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.best * 1000, 3), 9)
                          + padLeft(fixed(op.median * 1000, 3), 11) + padLeft(fixed(p.share(op.median), 1) + "%", 8)
-                         + padLeft(op.gflops(op.best).map { fixed($0, 1) } ?? "", 9) + padLeft(percent(op.best, of: op), 8)
-                         + padLeft(p.percentOfRunPeak(op, threads: threads).map { fixed($0, 0) + "%" } ?? "", 19)
+                         + padLeft(op.gflops(op.best).map { fixed($0, 1) } ?? "", 9) + padLeft(percent(p.percentOfPeak(op.gflops(op.best), threads: threads)), 8)
+                         + padLeft(percent(p.percentOfRunPeak(op, threads: threads)), 19)
                          + "  " + truncated(op.layers.joined(separator: ", "), 60))
         }
         let gemmRates = [p.gemmGflops(p.gemmBestSeconds), p.gemmGflops(p.gemmMedianSeconds)]
