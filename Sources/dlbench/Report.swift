@@ -35,12 +35,17 @@ struct Profile {
         let label: String
         let layers: [String]
         let flopsPerRun: Double
+        let weightBytesPerRun: Int
         /// Its fastest and its median run, seconds.
         let best: Double, median: Double
         /// The median over runs of its GFLOP/s divided by the FMA peak checked around the same run.
         let medianOfRunPeak: Double?
 
         func gflops(_ seconds: Double) -> Double? { flopsPerRun > 0 && seconds > 0 ? flopsPerRun / seconds / 1e9 : nil }
+        /// The rate its weights go by (GB/s): what memory must deliver when they are not cached.
+        func weightGBps(_ seconds: Double) -> Double? {
+            weightBytesPerRun > 0 && seconds > 0 ? Double(weightBytesPerRun) / seconds / 1e9 : nil
+        }
         /// Convolutions and dense layers: the gemm-bound kernels.
         var isGemmKernel: Bool {
             ["conv1d", "conv2d", "depthwise", "conv_transpose", "dense"].contains { label.hasPrefix($0) }
@@ -73,7 +78,7 @@ struct Profile {
         var ops: [Op] {
             keys.map { key in
                 let e = entries[key]!, sorted = seconds[key]!.sorted(), ratios = ofRunPeak[key]?.sorted()
-                return Op(label: e.op, layers: e.layers, flopsPerRun: e.flopsPerRun, best: sorted[0],
+                return Op(label: e.op, layers: e.layers, flopsPerRun: e.flopsPerRun, weightBytesPerRun: e.weightBytesPerRun, best: sorted[0],
                           median: Latency.percentile(sorted, 0.5), medianOfRunPeak: ratios.map { Latency.percentile($0, 0.5) })
             }
         }
@@ -167,18 +172,22 @@ extension Results {
         func percent(_ x: Double?) -> String { x.map { fixed($0, 0) + "%" } ?? "" }
         var lines = ["", "profile      \(p.runs) runs of a separate profiling session, each op timed in each; per op its fastest run "
                          + "(best) and its median run; slowest op (median) first; share of the median total",
-                     "rank  \(pad("op", opWidth))  best ms  median ms   share  GFLOP/s   %peak  %run peak, median  layers"]
+                     "rank  \(pad("op", opWidth))  best ms  median ms   share  GFLOP/s   %peak  %run peak, median  weights MB  GB/s  layers"]
         if let peak = p.peakGflops {
             lines.insert("peak         \(fixed(peak, 1)) GFLOP/s per thread (measured: independent FMA chains at this tier, best of "
                          + "\(p.peakChecks) checks, one just before and one just after each run); GFLOP/s and %peak at the op's best run, "
                          + "%peak = GFLOP/s / threads / peak; %run peak: each run's GFLOP/s / threads against the mean of that run's two "
-                         + "checks (the core's clock then), median over the runs; Winograd ops count direct-convolution FLOPs", at: 1)
+                         + "checks (the core's clock then), median over the runs; Winograd ops count direct-convolution FLOPs; weights: "
+                         + "the packed weights an op reads per run (Winograd's transformed ones), and GB/s: their size / the op's best "
+                         + "run, the stream memory must give when they are not cached", at: 1)
         }
         for (i, op) in p.ops.enumerated() {
             lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.best * 1000, 3), 9)
                          + padLeft(fixed(op.median * 1000, 3), 11) + padLeft(fixed(p.share(op.median), 1) + "%", 8)
                          + padLeft(op.gflops(op.best).map { fixed($0, 1) } ?? "", 9) + padLeft(percent(p.percentOfPeak(op.gflops(op.best), threads: threads)), 8)
                          + padLeft(percent(p.percentOfRunPeak(op, threads: threads)), 19)
+                         + padLeft(op.weightBytesPerRun > 0 ? fixed(Double(op.weightBytesPerRun) / 1e6, 2) : "", 12)
+                         + padLeft(op.weightGBps(op.best).map { fixed($0, 1) } ?? "", 6)
                          + "  " + truncated(op.layers.joined(separator: ", "), 60))
         }
         let gemmRates = [p.gemmGflops(p.gemmBestSeconds), p.gemmGflops(p.gemmMedianSeconds)]
@@ -322,6 +331,7 @@ extension Results {
                          ("percent_peak_best", .number(p.percentOfPeak(op.gflops(op.best), threads: threads))),
                          ("percent_peak_median", .number(p.percentOfPeak(op.gflops(op.median), threads: threads))),
                          ("percent_run_peak_median", .number(p.percentOfRunPeak(op, threads: threads))),
+                         ("weight_bytes", .int(op.weightBytesPerRun)), ("weight_gbps_best", .number(op.weightGBps(op.best))),
                          ("layers", .array(op.layers.map { .string($0) }))])
             })),
         ])

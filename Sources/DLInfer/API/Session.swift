@@ -41,6 +41,8 @@ public struct ProfileEntry {
     public let seconds: Double
     public let runs: Int
     public let flopsPerRun: Double
+    /// Bytes of weights the op reads per run (OpPlan.weightBytes).
+    public let weightBytesPerRun: Int
 }
 
 /// Where runs happen: one per thread. Owns a plan (steps bound into one activation arena) per
@@ -174,7 +176,7 @@ public final class Session {
         let g = model.compiled.graph
         return p.steps.enumerated().map { i, s in
             ProfileEntry(op: s.op.label, layers: g.nodes[s.node].origin, seconds: Double(p.stepNanos[i]) / 1e9,
-                         runs: p.profiledRuns, flopsPerRun: s.flops)
+                         runs: p.profiledRuns, flopsPerRun: s.flops, weightBytesPerRun: s.weightBytes)
         }.sorted { $0.seconds > $1.seconds }
     }
 

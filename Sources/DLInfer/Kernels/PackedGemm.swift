@@ -6,6 +6,8 @@ final class PackedMatrix {
     let k: Int, n: Int, panelWidth: Int
     let data: AlignedBuffer
     var panels: Int { (n + panelWidth - 1) / panelWidth }
+    /// Bytes a GEMM reads when it runs over all of it (padding columns included).
+    var bytes: Int { data.count * 4 }
 
     init(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, panelWidth: Int) throws {
         self.k = k

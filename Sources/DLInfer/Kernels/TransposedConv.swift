@@ -68,6 +68,8 @@ final class PhasedTransposedConv {
     let activation: Activation
     /// cin zeros: what the indirection table points at for taps outside the input.
     let zeros: AlignedBuffer
+    /// Bytes of packed weights a run reads.
+    var weightBytes: Int { columns?.bytes ?? weights.reduce(0) { $0 + ($1?.bytes ?? 0) } }
 
     /// Whether the tier's GEMM would spend most of a phase's work on padding columns: a panel
     /// at least twice as wide as `cout`.

@@ -157,7 +157,8 @@ final class ConvOp: CompiledOp {
             scratch = max(scratch, try checkedMul(floats, 4))
         }
         let flops = 2 * Double(try checkedCount(out[0])) * Double(rowLen + shortcutChannels)
-        return OpPlan(outputs: out, scratchBytes: scratch, persistentBytes: persistent, flops: flops)
+        let weightBytes = (useWinograd(oh: oh, ow: ow) ? winograd : weights).reduce(0) { $0 + $1.bytes }
+        return OpPlan(outputs: out, scratchBytes: scratch, persistentBytes: persistent, flops: flops, weightBytes: weightBytes)
     }
 
     /// A 1x1 conv run's state for the threads' pieces (some rows or column panels of one GEMM each).

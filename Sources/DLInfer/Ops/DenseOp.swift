@@ -25,7 +25,7 @@ final class DenseOp: CompiledOp {
     func plan(_ inputs: [Shape]) throws -> OpPlan {
         let out = try inferShapes(node.op, inputs, constants)
         let rows = try checkedCount(Array(inputs[0].dropLast()))
-        return OpPlan(outputs: out, flops: 2 * Double(rows) * Double(weights.k) * Double(weights.n))
+        return OpPlan(outputs: out, flops: 2 * Double(rows) * Double(weights.k) * Double(weights.n), weightBytes: weights.bytes)
     }
 
     /// One run's state for the threads' pieces (some rows or column panels each).

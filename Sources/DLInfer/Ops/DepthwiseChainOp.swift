@@ -134,13 +134,16 @@ final class DepthwiseChainOp: CompiledOp {
             let slots = inputs[0][0] >= threads ? max(threads, p.regionsPerThread) : p.regionsPerThread
             let bytes = try checkedAdd(claimBytes, try checkedMul(max(try checkedAdd(whole, try checkedMul(dwOut, threads)),
                                                                       try checkedMul(whole + dwOut, slots)), 4))
-            return OpPlan(outputs: out, scratchBytes: bytes, flops: flops, aux: [rows, whole, dwOut, 0, 1, claimBytes])
+            return OpPlan(outputs: out, scratchBytes: bytes, flops: flops, weightBytes: weightBytes,
+                          aux: [rows, whole, dwOut, 0, 1, claimBytes])
         }
         let perThread = try checkedAdd(try checkedMul(try checkedAdd(expanded, dwOut), 4), tableBytes)
         let bytes = try checkedAdd(claimBytes, try checkedMul(perThread, regions))
-        return OpPlan(outputs: out, scratchBytes: bytes, flops: flops,
+        return OpPlan(outputs: out, scratchBytes: bytes, flops: flops, weightBytes: weightBytes,
                       aux: [band, expanded, dwOut, tableBytes, 0, claimBytes])
     }
+
+    private var weightBytes: Int { (expand?.weights.bytes ?? 0) + depthwise.count * 4 + (project?.weights.bytes ?? 0) }
 
     private func flops(_ inputs: [Shape], _ out: [Shape]) throws -> Double {
         let (_, ih, iw, _) = try nhwc(inputs[0], rank: 2)

@@ -46,7 +46,8 @@ final class TransposedConvOp: CompiledOp {
         let scratch = try conv.scratchBytes(h: h, w: w, oh: oh, ow: ow)
         // The MACs of the scatter form (every input pixel times every tap), as before.
         let taps = try checkedMul(try checkedMul(p.window.kh, p.window.kw), conv.cout)
-        return OpPlan(outputs: out, scratchBytes: scratch, flops: 2 * Double(try checkedCount(inputs[0])) * Double(taps))
+        return OpPlan(outputs: out, scratchBytes: scratch, flops: 2 * Double(try checkedCount(inputs[0])) * Double(taps),
+                      weightBytes: conv.weightBytes)
     }
 
     func run(_ s: Step) {

@@ -31,7 +31,7 @@ enum FoldConstants {
         let step = Step(op: op, node: 0,
                         inputs: zip(inBuffers, inputs).map { TensorView(data: UnsafeMutableRawPointer($0.pointer), shape: $1.shape, count: $1.count) },
                         outputs: zip(outBuffers, p.outputs).map { TensorView(data: UnsafeMutableRawPointer($0.pointer), shape: $1, count: $0.count) },
-                        scratch: UnsafeMutableRawPointer(scratch.pointer), flops: 0, aux: p.aux, pool: .serial)
+                        scratch: UnsafeMutableRawPointer(scratch.pointer), flops: 0, weightBytes: 0, aux: p.aux, pool: .serial)
         withExtendedLifetime((inBuffers, outBuffers, scratch)) { op.run(step) }
         return zip(outBuffers, p.outputs).map { ConstTensor(shape: $1, data: Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count))) }
     }

@@ -81,7 +81,7 @@ final class Plan {
         steps = g.nodes.enumerated().map { [usesThreads] i, node in
             Step(op: model.ops[i], node: i, inputs: node.inputs.map(view), outputs: node.outputs.map(view),
                  scratch: a.scratchOffsets[i].map { arena + $0 }, persistent: a.persistentOffsets[i].map { arena + $0 },
-                 flops: plans[i].flops, aux: plans[i].aux,
+                 flops: plans[i].flops, weightBytes: plans[i].weightBytes, aux: plans[i].aux,
                  pool: !usesThreads || (plans[i].flops > 0 && plans[i].flops < Plan.parallelMinFlops) ? .serial : pool)
         }
         inputViews = g.inputs.map(view)

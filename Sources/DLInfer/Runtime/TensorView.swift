@@ -18,6 +18,7 @@ struct Step {
     /// The op's memory that keeps its contents between runs of this plan (OpPlan.persistentBytes).
     var persistent: UnsafeMutableRawPointer? = nil
     var flops: Double
+    var weightBytes: Int
     var aux: [Int]
     /// The session's intra-op threads.
     let pool: ThreadPool

@@ -72,6 +72,17 @@ def test_dlbench_json_report():
         else:
             assert op["percent_run_peak_median"] is None
     assert any(op["gflops_best"] for op in ops if op["op"].startswith("conv2d"))
+    # Weights read per run: the packed kernels (columns padded to the tier's panel), none for
+    # ops without weights; GB/s is their size over the op's best run.
+    by_layer = {(op["op"].split()[0], op["layers"][0]): op for op in ops}
+    for key, k, n in ((("conv2d", "Conv_1"), 112, 1280), (("dense", "predictions"), 1280, 10)):
+        assert k * n * 4 <= by_layer[key]["weight_bytes"] < k * (n + 64) * 4
+    assert by_layer[("softmax", "predictions")]["weight_bytes"] == 0
+    for op in ops:
+        if op["weight_bytes"]:
+            assert op["weight_gbps_best"] == pytest.approx(op["weight_bytes"] / op["ms_best"] / 1e6, rel=1e-4)
+        else:
+            assert op["weight_gbps_best"] is None
     # The JSON prints 6 significant digits, so a sum may differ from its total by half a unit of
     # the last digit of each figure.
     for key, total in (("ms_median", profile["total_ms_median"]), ("ms_best", profile["total_ms_best"])):
