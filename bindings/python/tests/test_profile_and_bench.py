@@ -77,6 +77,8 @@ def test_dlbench_json_report():
     by_layer = {(op["op"].split()[0], op["layers"][0]): op for op in ops}
     for key, k, n in ((("conv2d", "Conv_1"), 112, 1280), (("dense", "predictions"), 1280, 10)):
         assert k * n * 4 <= by_layer[key]["weight_bytes"] < k * (n + 64) * 4
+    # 10 columns fill no tier's panel (multiples of 8).
+    assert by_layer[("dense", "predictions")]["weight_bytes"] > 1280 * 10 * 4
     assert by_layer[("softmax", "predictions")]["weight_bytes"] == 0
     for op in ops:
         if op["weight_bytes"]:
