@@ -178,8 +178,9 @@ extension Results {
                          + "\(p.peakChecks) checks, one just before and one just after each run); GFLOP/s and %peak at the op's best run, "
                          + "%peak = GFLOP/s / threads / peak; %run peak: each run's GFLOP/s / threads against the mean of that run's two "
                          + "checks (the core's clock then), median over the runs; Winograd ops count direct-convolution FLOPs; weights: "
-                         + "the packed weights an op reads per run (Winograd's transformed ones), and GB/s: their size / the op's best "
-                         + "run, the stream memory must give when they are not cached", at: 1)
+                         + "the packed weights an op reads (Winograd's transformed ones; at least once a run, once per image "
+                         + "where an op works image by image), and GB/s: their size / the op's best run, the stream memory must "
+                         + "give when they are not cached", at: 1)
         }
         for (i, op) in p.ops.enumerated() {
             lines.append(padLeft("\(i + 1)", 4) + "  " + pad(op.label, opWidth) + padLeft(fixed(op.best * 1000, 3), 9)

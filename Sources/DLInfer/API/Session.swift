@@ -41,7 +41,7 @@ public struct ProfileEntry {
     public let seconds: Double
     public let runs: Int
     public let flopsPerRun: Double
-    /// Bytes of weights the op reads per run (OpPlan.weightBytes).
+    /// Bytes of the weights the op reads, at least once a run (OpPlan.weightBytes).
     public let weightBytesPerRun: Int
 }
 

@@ -7,7 +7,7 @@ struct OpPlan {
     /// addresses into the plan's arena.
     var persistentBytes = 0
     var flops: Double = 0
-    /// Bytes of weights a run reads (packed kernels, in the form this plan runs them: Winograd's
+    /// Bytes of the weights a run reads at least once (packed kernels, in the form this plan runs them: Winograd's
     /// transformed ones where it runs Winograd, unless an input holds NaN or Inf); biases not counted.
     var weightBytes = 0
     /// Integers `run` needs that are cheaper to derive once per plan (permutations, sizes).
