@@ -20,6 +20,8 @@ import Testing
         Case(m: 29, n: 64, k: 256), Case(m: 13, n: 40, k: 300),
         // One row (the GEMV kernels: k in several accumulators, a remainder, K blocks that accumulate).
         Case(m: 1, n: 10, k: 1600), Case(m: 1, n: 33, k: 803), Case(m: 1, n: 130, k: 517),
+        // A beyond L2 over several panels: rows in blocks of 144, 144 and 13, each over all panels.
+        Case(m: 301, n: 130, k: 1801),
     ]
 
     static let activations: [Activation] = [.linear, .relu, .relu6, .leakyRelu(slope: 0.1), .sigmoid,
