@@ -2932,8 +2932,8 @@ public func avx2Sgemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _
                     if fetchA {
                         (pf, pfLines) = (UnsafeRawPointer(a + (i + rows) * lda), (min(blockEnd - i - rows, 6) * k * 4 + 63) / 64)
                     }
-                    tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw, pf, pfLines,
-                         gemv)
+                    tile(a + i * lda + k0, lda, rows, bp + k0 * pw, kc, c + i * ldc + col0, ldc, cols, k0 > 0, epi, col0, i, pw,
+                         pf, pfLines, gemv)
                     i += rows
                 }
                 k0 += kc
@@ -2979,9 +2979,9 @@ private func tileRows(_ left: Int) -> Int {
 }
 
 /// Rows per block of a GEMM over several panels: all of them while A's rows fit in L2 (2 x
-/// 262144 floats); beyond, each panel would read A from L3 again, so rows go in blocks of
-/// whole tiles whose rows fill about half of L2, each block over all panels (B is then
-/// read once per block, as one stream the kernels fetch ahead). Batch-8 shapes of ResNet50's 1x1s,
+/// 262144 floats); beyond, each panel would read A from L3 again, so rows go in blocks
+/// of whole tiles whose rows fill about half of L2, each block over all panels (B is then read
+/// once per block, as one stream the kernels fetch ahead). Batch-8 shapes of ResNet50's 1x1s,
 /// best of 40 calls in five interleaved rounds on a noisy host (kbench): 392 x 2048 x 512 at
 /// 52-76% -> 66-82% of peak (ahead in 4 rounds), 1568 x 1024 x 256 at 52-71% -> 55-80% (4).
 @inline(__always)
