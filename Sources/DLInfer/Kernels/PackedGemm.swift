@@ -7,7 +7,7 @@ final class PackedMatrix {
     let data: AlignedBuffer
     var panels: Int { (n + panelWidth - 1) / panelWidth }
     /// Bytes a GEMM reads when it runs over all of it (padding columns included).
-    var bytes: Int { data.count * 4 }
+    var bytes: Int { data.bytes }
 
     init(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, panelWidth: Int) throws {
         self.k = k

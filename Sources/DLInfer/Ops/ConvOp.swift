@@ -149,7 +149,8 @@ final class ConvOp: CompiledOp {
         } else {
             scratch = try checkedMul(try checkedMul(pixels, rowLen), 4)
         }
-        if useWinograd(oh: oh, ow: ow) {
+        let runsWinograd = useWinograd(oh: oh, ow: ow)
+        if runsWinograd {
             // The input transform [products][tiles][cin], then the products [products][tiles][cout].
             let edge = winogradVariant.m
             let tiles = try checkedMul((oh + edge - 1) / edge, (ow + edge - 1) / edge)
@@ -157,7 +158,7 @@ final class ConvOp: CompiledOp {
             scratch = max(scratch, try checkedMul(floats, 4))
         }
         let flops = 2 * Double(try checkedCount(out[0])) * Double(rowLen + shortcutChannels)
-        let weightBytes = (useWinograd(oh: oh, ow: ow) ? winograd : weights).reduce(0) { $0 + $1.bytes }
+        let weightBytes = (runsWinograd ? winograd : weights).reduce(0) { $0 + $1.bytes }
         return OpPlan(outputs: out, scratchBytes: scratch, persistentBytes: persistent, flops: flops, weightBytes: weightBytes)
     }
 

@@ -143,7 +143,7 @@ final class DepthwiseChainOp: CompiledOp {
                       aux: [band, expanded, dwOut, tableBytes, 0, claimBytes])
     }
 
-    private var weightBytes: Int { (expand?.weights.bytes ?? 0) + depthwise.count * 4 + (project?.weights.bytes ?? 0) }
+    private var weightBytes: Int { (expand?.weights.bytes ?? 0) + depthwise.bytes + (project?.weights.bytes ?? 0) }
 
     private func flops(_ inputs: [Shape], _ out: [Shape]) throws -> Double {
         let (_, ih, iw, _) = try nhwc(inputs[0], rank: 2)

@@ -32,7 +32,7 @@ final class DepthwiseOp: CompiledOp {
     func plan(_ inputs: [Shape]) throws -> OpPlan {
         let out = try inferShapes(node.op, inputs, constants)
         return OpPlan(outputs: out, flops: 2 * Double(try checkedCount(out[0])) * Double(p.window.kh * p.window.kw),
-                      weightBytes: weights.count * 4)
+                      weightBytes: weights.bytes)
     }
 
     /// One image's state for the threads' pieces (some output rows each).

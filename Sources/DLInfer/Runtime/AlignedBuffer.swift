@@ -4,6 +4,7 @@ import Glibc
 final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
+    var bytes: Int { count * MemoryLayout<Float>.stride }
 
     init(count: Int) throws {
         self.count = count
