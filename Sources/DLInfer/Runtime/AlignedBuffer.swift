@@ -1,6 +1,7 @@
 import Glibc
 
-/// A 64-byte-aligned buffer of floats owned by a compiled op or model (packed weights, constants).
+/// A 64-byte-aligned, zeroed buffer of floats owned by a compiled op or model (packed weights,
+/// constants); big ones on huge pages (LargeAllocation).
 final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
@@ -8,12 +9,10 @@ final class AlignedBuffer: @unchecked Sendable {
 
     init(count: Int) throws {
         self.count = count
-        var raw: UnsafeMutableRawPointer?
-        guard count <= maxElements, posix_memalign(&raw, 64, max(count, 16) * 4) == 0, raw != nil else {
+        guard count <= maxElements, let raw = LargeAllocation.allocate(bytes: max(count, 16) * 4, alignment: 64) else {
             throw DLError(.internal, "cannot allocate \(count) floats")
         }
-        pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 16))
-        pointer.initialize(repeating: 0, count: max(count, 16))
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 16))
     }
 
     convenience init(_ data: [Float]) throws {
@@ -21,5 +20,5 @@ final class AlignedBuffer: @unchecked Sendable {
         data.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: data.count) }
     }
 
-    deinit { free(pointer) }
+    deinit { LargeAllocation.release(pointer, bytes: max(count, 16) * 4) }
 }

@@ -58,14 +58,10 @@ final class Plan {
         guard a.totalBytes <= Plan.maxArenaBytes else {
             throw DLError.shape("input shape(s) \(inputShapes.map { $0.described }.joined(separator: ", ")) need \(a.totalBytes) bytes of activation memory, more than the limit of \(Plan.maxArenaBytes)")
         }
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, MemoryPlanner.alignment, max(a.totalBytes, 64)) == 0, let arena = raw else {
+        guard let arena = LargeAllocation.allocate(bytes: max(a.totalBytes, 64), alignment: MemoryPlanner.alignment) else {
             throw DLError.shape("cannot allocate \(a.totalBytes) bytes of activation memory")
         }
         self.arena = arena
-        for (i, offset) in a.persistentOffsets.enumerated() {
-            if let offset { (arena + offset).initializeMemory(as: UInt8.self, repeating: 0, count: plans[i].persistentBytes) }
-        }
         arenaBytes = a.totalBytes
         assignment = a
         self.inputShapes = inputShapes
@@ -91,7 +87,7 @@ final class Plan {
     }
 
     deinit {
-        free(arena)
+        LargeAllocation.release(arena, bytes: max(arenaBytes, 64))
         stepNanos.deallocate()
     }
 
