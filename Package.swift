@@ -32,6 +32,7 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(name: "CJPEG", path: "Sources/CJPEG",
                 linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CDLInferCPU", path: "Sources/CDLInferCPU"),
@@ -39,7 +40,7 @@ let package = Package(
                 swiftSettings: avx512Flags),
         .target(name: "DLInferKernelsAVX2", dependencies: ["CDLInferCPU"], path: "Sources/DLInferKernelsAVX2",
                 swiftSettings: avx2Flags),
-        .target(name: "DLInfer", dependencies: ["CHDF5", "CBLAS", "CZlib", "CJPEG", "CDLInferCPU",
+        .target(name: "DLInfer", dependencies: ["CHDF5", "CBLAS", "CZlib", "CMalloc", "CJPEG", "CDLInferCPU",
                                                 "DLInferKernelsAVX512", "DLInferKernelsAVX2"],
                 path: "Sources/DLInfer"),
         // The public header, imported so the exported functions use its exact struct layouts.

@@ -1,5 +1,7 @@
 /// Lowers each IR node to a CompiledOp: the algorithm for its shape, its weights packed once.
 enum Compiler {
+    static let trimEveryBytes = 8 << 20
+
     static func lower(_ node: Node, _ g: IRGraph, _ table: KernelTable) throws -> CompiledOp {
         switch node.op {
         case .conv(let p): return try ConvOp(node, p, g, table)
@@ -27,7 +29,9 @@ enum Compiler {
     }
 
     /// Lowers every node. Weights are released from the graph as soon as the last op reading
-    /// them has its own copy, so a model never holds two copies of its weights for long.
+    /// them has its own copy, and handed back to the system every `trimEveryBytes` (packed
+    /// weights of 2 MB and more do not reuse them, see LargeAllocation), so a model never holds
+    /// two copies of its weights for long.
     static func compile(_ graph: consuming IRGraph, kernels: KernelTable? = nil) throws -> CompiledModel {
         _ = pinOpenBLASToOneThread
         let table = try kernels ?? KernelTable.active.get()
@@ -42,10 +46,19 @@ enum Compiler {
         var lastUse = [Int](repeating: -1, count: g.constants.count)
         for (i, n) in g.nodes.enumerated() { for c in n.op.constants { lastUse[c] = i } }
         var ops: [CompiledOp] = []
+        var releasedBytes = 0
         for (i, n) in g.nodes.enumerated() {
             ops.append(try withContext("layer '\(n.origin.joined(separator: "', '"))'") { try lower(n, g, table) })
-            for c in n.op.constants where lastUse[c] == i && !keep[c] { g.constants[c].data = [] }
+            for c in n.op.constants where lastUse[c] == i && !keep[c] {
+                releasedBytes += g.constants[c].data.count * MemoryLayout<Float>.stride
+                g.constants[c].data = []
+            }
+            if releasedBytes >= trimEveryBytes {
+                LargeAllocation.returnFreedHeap()
+                releasedBytes = 0
+            }
         }
+        LargeAllocation.returnFreedHeap()
         return CompiledModel(graph: g, ops: ops, constantData: constants, kernels: table)
     }
 }
