@@ -2,11 +2,11 @@ import CMalloc
 import Glibc
 
 /// Memory for packed weights and activation arenas. Blocks of 2 MB and more are mapped on their
-/// own, 2 MB-aligned, and marked for transparent huge pages (`MADV_HUGEPAGE`; Linux's default THP
-/// mode only backs marked regions): a big layer's weights, read once per image from memory, then
-/// cross one page-table entry per 2 MB instead of one per 4 KB, which keeps the TLB out of the
-/// weight stream's way. Smaller blocks come from malloc. The hint may be refused (THP off, no
-/// free huge pages); the memory is the same either way.
+/// own, 2 MB-aligned, and marked for transparent huge pages (`MADV_HUGEPAGE`; in THP mode
+/// `madvise` only marked regions get them): a big layer's weights, read once per image from
+/// memory, then cross one page-table entry per 2 MB instead of one per 4 KB, which keeps the TLB
+/// out of the weight stream's way. Smaller blocks come from malloc. The hint may be refused (THP
+/// off, no free huge pages); the memory is the same either way.
 /// Blocks mapped on their own cannot reuse heap memory the loader freed, so the compiler hands
 /// that back to the system as it goes (`returnFreedHeap`). ResNet50's peak resident memory while
 /// loading: 191 MB with every block from malloc, 224 MB mapped without handing back, 184 MB with.
@@ -40,7 +40,7 @@ enum LargeAllocation {
         if bytes >= hugePageBytes { munmap(pointer, mappedLength(bytes)) } else { free(pointer) }
     }
 
-    /// Returns the heap's free pages to the system (glibc's malloc_trim; elsewhere a no-op).
+    /// Returns the heap's free pages to the system (glibc's malloc_trim).
     static func returnFreedHeap() { _ = malloc_trim(0) }
 
     private static func mappedLength(_ bytes: Int) -> Int { (bytes + pageBytes - 1) / pageBytes * pageBytes }

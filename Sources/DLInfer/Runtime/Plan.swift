@@ -58,6 +58,7 @@ final class Plan {
         guard a.totalBytes <= Plan.maxArenaBytes else {
             throw DLError.shape("input shape(s) \(inputShapes.map { $0.described }.joined(separator: ", ")) need \(a.totalBytes) bytes of activation memory, more than the limit of \(Plan.maxArenaBytes)")
         }
+        // Zeroed: the ops' persistent state starts at zero.
         guard let arena = LargeAllocation.allocate(bytes: max(a.totalBytes, 64), alignment: MemoryPlanner.alignment) else {
             throw DLError.shape("cannot allocate \(a.totalBytes) bytes of activation memory")
         }
