@@ -14,7 +14,8 @@ enum LargeAllocation {
     static let hugePageBytes = 2 << 20
     private static let pageBytes = 4096
 
-    /// `bytes` (> 0) of zeroed memory aligned to `alignment` (a power of two, at most 4096), or nil.
+    /// `bytes` (> 0) of zeroed memory aligned to `alignment` (a power of two, at most 4096), or
+    /// nil when the system has not that much to give.
     static func allocate(bytes: Int, alignment: Int) -> UnsafeMutableRawPointer? {
         guard bytes >= hugePageBytes else {
             var raw: UnsafeMutableRawPointer?
@@ -22,8 +23,8 @@ enum LargeAllocation {
             raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
             return raw
         }
-        let (length, overflow) = mappedLength(bytes).addingReportingOverflow(hugePageBytes)
-        guard !overflow else { return nil }
+        guard bytes <= Int.max - hugePageBytes - pageBytes else { return nil }
+        let length = mappedLength(bytes) + hugePageBytes
         let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let base, base != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
         let head = (hugePageBytes - Int(bitPattern: base) % hugePageBytes) % hugePageBytes

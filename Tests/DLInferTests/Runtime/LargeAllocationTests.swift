@@ -18,6 +18,12 @@ import Testing
         #expect((0..<bytes).allSatisfy { b[$0] == UInt8(truncatingIfNeeded: $0 &* 31) })
     }
 
+    @Test func impossibleSizesFailWithoutTrapping() {
+        for bytes in [Int.max, Int.max - (2 << 20), 1 << 62, 1 << 50] {
+            #expect(LargeAllocation.allocate(bytes: bytes, alignment: 64) == nil, "\(bytes) bytes")
+        }
+    }
+
     @Test func bigBlocksAreMarkedForHugePages() throws {
         let mode = try String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)
         let bytes = 5_000_003
