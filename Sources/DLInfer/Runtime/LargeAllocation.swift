@@ -24,15 +24,15 @@ enum LargeAllocation {
             return raw
         }
         guard bytes <= Int.max - hugePageBytes - pageBytes else { return nil }
-        let length = mappedLength(bytes) + hugePageBytes
+        // Over-map by 2 MB, then unmap the unaligned head and whatever lies past the block.
+        let mapped = mappedLength(bytes), length = mapped + hugePageBytes
         let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let base, base != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
         let head = (hugePageBytes - Int(bitPattern: base) % hugePageBytes) % hugePageBytes
         let start = base + head
         if head > 0 { munmap(base, head) }
-        let tail = length - head - mappedLength(bytes)
-        if tail > 0 { munmap(start + mappedLength(bytes), tail) }
-        _ = madvise(start, mappedLength(bytes), MADV_HUGEPAGE)
+        if length - head > mapped { munmap(start + mapped, length - head - mapped) }
+        _ = madvise(start, mapped, MADV_HUGEPAGE)
         return start
     }
 
